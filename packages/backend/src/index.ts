@@ -1,0 +1,2 @@
+// Public surface of @reptile-bench/backend: filled in as the package grows.
+export {};

@@ -1,0 +1,3 @@
+export { configHash, hashValue, stableStringify } from './hash.ts';
+export { createRng, type Rng } from './rng.ts';
+export { type MeanWithCi, meanWithCi } from './stats.ts';

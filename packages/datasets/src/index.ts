@@ -1,0 +1,2 @@
+// Public surface of @reptile-bench/datasets: filled in as the package grows.
+export {};

@@ -1,0 +1,2 @@
+export { main } from './cli.ts';
+export { buildProgram, version } from './program.ts';

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// The README's test command: runs every package's tests in one vitest process and ends with the line
+// `N passed, N failed` that CI reads. Extra arguments go to vitest (e.g. `pnpm test --project datasets`).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const reportFile = join(root, '.cache', 'vitest-report.json');
+mkdirSync(dirname(reportFile), { recursive: true });
+rmSync(reportFile, { force: true });
+
+const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
+const args = [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${reportFile}`];
+const result = spawnSync(process.execPath, [...args, ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+});
+
+let passed = 0;
+let failed = 0;
+try {
+  const report = JSON.parse(readFileSync(reportFile, 'utf8'));
+  passed = report.numPassedTests;
+  // Suites that failed to load hold no counted tests; count each as one failure so they cannot hide.
+  failed =
+    report.numFailedTests +
+    (report.testResults ?? []).filter((s) => s.status === 'failed' && s.assertionResults.length === 0).length;
+} catch {
+  failed = 1;
+  console.error(
+    `test: vitest wrote no report at ${reportFile} (exit ${result.status}); counting the run as failed`,
+  );
+}
+if (result.status !== 0 && failed === 0) failed = 1;
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 ? 1 : 0);
