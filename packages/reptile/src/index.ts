@@ -1,2 +1,3 @@
-// Public surface of @reptile-bench/reptile: filled in as the package grows.
-export {};
+// Public surface of @reptile-bench/reptile.
+export { type MetaStepSchedule, metaStepAt } from './schedule.ts';
+export { reptileUpdate } from './update.ts';
