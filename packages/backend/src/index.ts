@@ -1,2 +1,10 @@
-// Public surface of @reptile-bench/backend: filled in as the package grows.
-export {};
+// Public surface of @reptile-bench/backend.
+export {
+  type BackendInfo,
+  type BackendName,
+  backendNames,
+  currentBackendInfo,
+  initBackend,
+  parseBackendName,
+} from './select.ts';
+export { tf } from './tf.ts';

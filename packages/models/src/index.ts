@@ -1,2 +1,9 @@
-// Public surface of @reptile-bench/models: filled in as the package grows.
-export {};
+// Public surface of @reptile-bench/models.
+export { batchNormEpsilon, type Conv4Options, createConv4 } from './conv4.ts';
+export { createModel } from './create.ts';
+export { loadModel, modelFileFormat, modelFileVersion, saveModel } from './io.ts';
+export { meanSquaredError, softmaxCrossEntropy } from './losses.ts';
+export { createMlp, type MlpOptions } from './mlp.ts';
+export type { Model, ParamSpec } from './model.ts';
+export { type AdamOptions, adam, type Optimizer, sgd } from './optimizers.ts';
+export { cloneParams, toArrays, toTensors, trainStep } from './train.ts';

@@ -1,0 +1,123 @@
+import { availableParallelism } from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { getThreadsCount, version_wasm } from '@tensorflow/tfjs-backend-wasm';
+import { registerTrainingKernels } from './kernels/register.ts';
+
+export type BackendName = 'wasm' | 'cpu' | 'tensorflow';
+export const backendNames: readonly BackendName[] = ['wasm', 'cpu', 'tensorflow'];
+
+/** What every run records about the compute it ran on. */
+export interface BackendInfo {
+  name: BackendName;
+  /** tfjs-core version plus the backend package's version. */
+  version: string;
+  /** Threads one backend instance computes with (per worker when replicas are used). */
+  threads: number;
+  simd?: boolean;
+  note?: string;
+}
+
+const defaultBackend: BackendName = 'wasm';
+let current: { name: BackendName; info: Promise<BackendInfo> } | undefined;
+
+/** Parses a user-supplied backend name, with an error that lists the valid ones. */
+export function parseBackendName(value: unknown, where = 'backend'): BackendName {
+  if (typeof value === 'string' && (backendNames as readonly string[]).includes(value))
+    return value as BackendName;
+  throw new Error(
+    `${where}: unknown backend ${JSON.stringify(value)}; use one of ${backendNames.join(', ')}`,
+  );
+}
+
+/**
+ * Selects and initialises a backend (default `wasm`) and registers the project's training kernels for it.
+ * Idempotent: calling it again with the same name returns the same info; switching names re-selects.
+ */
+export function initBackend(name: BackendName = defaultBackend): Promise<BackendInfo> {
+  parseBackendName(name);
+  if (current?.name === name && tf.getBackend() === name) return current.info;
+  const info = selectBackend(name);
+  current = { name, info };
+  info.catch(() => {
+    if (current?.info === info) current = undefined;
+  });
+  return info;
+}
+
+async function selectBackend(name: BackendName): Promise<BackendInfo> {
+  const coreVersion = tf.version_core;
+  registerTrainingKernels();
+  if (name === 'tensorflow') return selectTensorflow(coreVersion);
+  if (!(await tf.setBackend(name))) throw new Error(`backend ${name}: tfjs could not initialise it`);
+  await tf.ready();
+  if (name === 'cpu') {
+    // The cpu backend greets its first tensor under Node with advice to install tfjs-node; this project chooses
+    // backends explicitly, so the banner is noise in every log.
+    (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+    return {
+      name,
+      version: `tfjs-core ${coreVersion}, tfjs-backend-cpu ${coreVersion}`,
+      threads: 1,
+      note: 'pure JavaScript reference kernels: slow, for checking results',
+    };
+  }
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  return {
+    name,
+    version: `tfjs-core ${coreVersion}, tfjs-backend-wasm ${version_wasm}`,
+    // Under Node the wasm backend runs the single-threaded build; parallelism comes from worker replicas.
+    threads: Math.max(1, getThreadsCount()),
+    simd: simd === true,
+    note: 'XNNPACK; conv gradients, batch norm and Adam use the kernels registered by @reptile-bench/backend',
+  };
+}
+
+const tensorflowPackages = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+
+async function selectTensorflow(coreVersion: string): Promise<BackendInfo> {
+  let loaded: string | undefined;
+  const failures: string[] = [];
+  for (const specifier of tensorflowPackages) {
+    try {
+      // A variable specifier: these packages are optional and absent from a default install.
+      const moduleName: string = specifier;
+      await import(moduleName);
+      loaded = specifier;
+      break;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND')
+        failures.push(`${specifier}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  if (loaded === undefined) {
+    const detail = failures.length > 0 ? ` Loading failed: ${failures.join('; ')}.` : '';
+    throw new Error(
+      `backend tensorflow needs @tensorflow/tfjs-node (CPU) or @tensorflow/tfjs-node-gpu (CUDA), and neither is installed.${detail} ` +
+        `Install one matching tfjs-core ${coreVersion}, e.g. \`pnpm add -w @tensorflow/tfjs-node@${coreVersion}\`. ` +
+        'It is not bundled because its install script downloads the TensorFlow C library from a CDN, which fails offline ' +
+        'and on restricted networks; the default wasm backend needs no download.',
+    );
+  }
+  if (tf.findBackend('tensorflow') === null) {
+    throw new Error(
+      `backend tensorflow: ${loaded} loaded but registered no 'tensorflow' backend with this tfjs-core (${coreVersion}); ` +
+        `it probably uses another copy of @tensorflow/tfjs-core. Install ${loaded}@${coreVersion} so both share one.`,
+    );
+  }
+  if (!(await tf.setBackend('tensorflow')))
+    throw new Error(`backend tensorflow: ${loaded} failed to initialise`);
+  await tf.ready();
+  return {
+    name: 'tensorflow',
+    version: `tfjs-core ${coreVersion}, ${loaded}`,
+    threads: availableParallelism(),
+    note: 'native TensorFlow C library; threads is the machine parallelism TensorFlow may use',
+  };
+}
+
+/** The info of the backend selected by the last successful `initBackend`, if any. */
+export async function currentBackendInfo(): Promise<BackendInfo | undefined> {
+  return current?.info;
+}

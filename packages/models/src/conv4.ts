@@ -1,0 +1,103 @@
+import { tf } from '@reptile-bench/backend';
+import type { Rng } from '@reptile-bench/core';
+import { softmaxCrossEntropy } from './losses.ts';
+import { asBatch, checkParams, glorotUniform, type Model, type ParamSpec } from './model.ts';
+
+export interface Conv4Options {
+  ways: number;
+  /** Per example [height, width, channels]; default [28, 28, 1] (Omniglot). */
+  inputShape?: [number, number, number];
+  /** Filters per convolution; default 64. */
+  filters?: number;
+}
+
+/** Batch-norm epsilon of tf.layers.batch_normalization, which the reference implementation used. */
+export const batchNormEpsilon = 1e-3;
+const blocks = 4;
+
+function positiveInt(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
+    throw new Error(`conv4: ${field} must be a positive integer, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/**
+ * The few-shot Conv4 classifier: 4 × [conv 3×3, stride 2, 'same', with bias → batch norm with batch statistics →
+ * ReLU] → flatten → dense. Parameters per block: kernel, bias, gamma, beta; then the dense kernel and bias.
+ */
+export function createConv4(options: Conv4Options): Model {
+  const ways = positiveInt(options.ways, 'ways');
+  const filters = positiveInt(options.filters ?? 64, 'filters');
+  const shapeOption = options.inputShape ?? [28, 28, 1];
+  if (!Array.isArray(shapeOption) || shapeOption.length !== 3)
+    throw new Error(
+      `conv4: inputShape must be [height, width, channels], got ${JSON.stringify(shapeOption)}`,
+    );
+  const inputShape = shapeOption.map((d, i) => positiveInt(d, `inputShape[${i}]`)) as [
+    number,
+    number,
+    number,
+  ];
+
+  const paramSpecs: ParamSpec[] = [];
+  let [height, width, channels] = inputShape;
+  for (let b = 0; b < blocks; b++) {
+    paramSpecs.push({ name: `conv${b}/kernel`, shape: [3, 3, channels, filters] });
+    paramSpecs.push({ name: `conv${b}/bias`, shape: [filters] });
+    paramSpecs.push({ name: `bn${b}/gamma`, shape: [filters] });
+    paramSpecs.push({ name: `bn${b}/beta`, shape: [filters] });
+    // 'same' padding with stride 2 keeps ceil(size / 2).
+    height = Math.ceil(height / 2);
+    width = Math.ceil(width / 2);
+    channels = filters;
+  }
+  const flat = height * width * channels;
+  paramSpecs.push({ name: 'dense/kernel', shape: [flat, ways] });
+  paramSpecs.push({ name: 'dense/bias', shape: [ways] });
+
+  const model: Model = {
+    kind: 'conv4',
+    task: 'classification',
+    inputShape: [...inputShape],
+    outputSize: ways,
+    paramSpecs,
+    config: { kind: 'conv4', ways, inputShape: [...inputShape], filters },
+    init(rng: Rng): Float32Array[] {
+      return paramSpecs.map((spec) => {
+        const size = spec.shape.reduce((a, b) => a * b, 1);
+        if (spec.name.endsWith('/kernel')) return glorotUniform(rng.derive(spec.name), spec.shape);
+        if (spec.name.endsWith('/gamma')) return new Float32Array(size).fill(1);
+        return new Float32Array(size);
+      });
+    },
+    apply(params: tf.Tensor[], x: tf.Tensor): tf.Tensor {
+      checkParams(
+        model,
+        params.map((p) => p.shape),
+      );
+      return tf.tidy(() => {
+        let h = tf.cast(asBatch(x, inputShape, 'conv4'), 'float32') as tf.Tensor4D;
+        for (let b = 0; b < blocks; b++) {
+          const [kernel, bias, gamma, beta] = params.slice(4 * b, 4 * b + 4) as [
+            tf.Tensor4D,
+            tf.Tensor1D,
+            tf.Tensor1D,
+            tf.Tensor1D,
+          ];
+          const z = tf.add(tf.conv2d(h, kernel, 2, 'same'), bias) as tf.Tensor4D;
+          const { mean, variance } = tf.moments(z, [0, 1, 2]);
+          h = tf.relu(tf.batchNorm(z, mean, variance, beta, gamma, batchNormEpsilon)) as tf.Tensor4D;
+        }
+        const batch = h.shape[0];
+        return tf.add(
+          tf.matMul(tf.reshape(h, [batch, flat]), params[4 * blocks] as tf.Tensor2D),
+          params[4 * blocks + 1] as tf.Tensor,
+        );
+      });
+    },
+    loss(params: tf.Tensor[], x: tf.Tensor, y: tf.Tensor): tf.Scalar {
+      return tf.tidy(() => softmaxCrossEntropy(model.apply(params, x), y));
+    },
+  };
+  return model;
+}

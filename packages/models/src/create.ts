@@ -1,0 +1,13 @@
+import { type Conv4Options, createConv4 } from './conv4.ts';
+import { createMlp, type MlpOptions } from './mlp.ts';
+import type { Model } from './model.ts';
+
+/** Rebuilds a model from its `config` (as stored in saved files and run records). */
+export function createModel(config: Record<string, unknown>): Model {
+  if (config === null || typeof config !== 'object')
+    throw new Error(`createModel: config must be an object, got ${JSON.stringify(config)}`);
+  const { kind, ...options } = config;
+  if (kind === 'mlp') return createMlp(options as unknown as MlpOptions);
+  if (kind === 'conv4') return createConv4(options as unknown as Conv4Options);
+  throw new Error(`createModel: config.kind must be 'mlp' or 'conv4', got ${JSON.stringify(kind)}`);
+}

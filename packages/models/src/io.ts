@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createModel } from './create.ts';
+import { checkParams, type Model, sizeOf } from './model.ts';
+
+/** Marks our files; `version` changes whenever the layout changes in a way older readers cannot follow. */
+export const modelFileFormat = 'reptile-bench/model';
+export const modelFileVersion = 1;
+
+interface StoredParam {
+  name: string;
+  shape: number[];
+  /** sha256 of the raw bytes: catches truncated or edited files. */
+  sha256: string;
+  /** float32 little-endian, base64. */
+  data: string;
+}
+
+let tempCounter = 0;
+
+/** Writes the model's config, parameters and metadata as JSON, atomically (temp file + rename). */
+export async function saveModel(
+  file: string,
+  model: Model,
+  params: Float32Array[],
+  metadata: Record<string, unknown> = {},
+): Promise<void> {
+  checkParams(
+    model,
+    params.map((p, i) =>
+      p.length === sizeOf(model.paramSpecs[i]?.shape ?? []) ? (model.paramSpecs[i]?.shape ?? []) : [p.length],
+    ),
+  );
+  const stored: StoredParam[] = params.map((p, i) => {
+    const bytes = Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+    const spec = model.paramSpecs[i] as { name: string; shape: number[] };
+    return {
+      name: spec.name,
+      shape: spec.shape,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      data: bytes.toString('base64'),
+    };
+  });
+  const text = JSON.stringify({
+    format: modelFileFormat,
+    version: modelFileVersion,
+    config: model.config,
+    params: stored,
+    metadata,
+  });
+  await mkdir(dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.${tempCounter++}.tmp`;
+  try {
+    await writeFile(temp, text);
+    await rename(temp, file);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/** Reads a file written by `saveModel`, checking format, version, shapes and checksums. */
+export async function loadModel(
+  file: string,
+): Promise<{ model: Model; params: Float32Array[]; metadata: Record<string, unknown> }> {
+  const text = await readFile(file, 'utf8');
+  const bad = (what: string) =>
+    new Error(`${file}: ${what}. The file is damaged or not a model saved by reptile-bench; save it again.`);
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(text);
+  } catch (error) {
+    throw bad(`not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  if (doc === null || typeof doc !== 'object' || doc.format !== modelFileFormat)
+    throw bad(
+      `field "format" is ${JSON.stringify((doc as { format?: unknown })?.format)}, expected "${modelFileFormat}"`,
+    );
+  if (doc.version !== modelFileVersion)
+    throw new Error(
+      `${file}: model file version ${JSON.stringify(doc.version)} is not supported; this version of reptile-bench reads version ${modelFileVersion}. ` +
+        'Use the reptile-bench version that wrote it, or retrain and save again.',
+    );
+  if (doc.config === null || typeof doc.config !== 'object') throw bad('field "config" is missing');
+  let model: Model;
+  try {
+    model = createModel(doc.config as Record<string, unknown>);
+  } catch (error) {
+    throw bad(`field "config" is invalid: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (!Array.isArray(doc.params) || doc.params.length !== model.paramSpecs.length)
+    throw bad(`field "params" must list ${model.paramSpecs.length} tensors for this ${model.kind}`);
+  const params = (doc.params as StoredParam[]).map((stored, i) => {
+    const spec = model.paramSpecs[i] as { name: string; shape: number[] };
+    const where = `params[${i}] (${spec.name})`;
+    if (stored?.name !== spec.name) throw bad(`${where} is named ${JSON.stringify(stored?.name)}`);
+    if (!Array.isArray(stored.shape) || stored.shape.join(',') !== spec.shape.join(','))
+      throw bad(`${where} has shape ${JSON.stringify(stored.shape)}, the model needs [${spec.shape}]`);
+    if (typeof stored.data !== 'string') throw bad(`${where} has no data`);
+    const bytes = Buffer.from(stored.data, 'base64');
+    if (bytes.length !== sizeOf(spec.shape) * 4)
+      throw bad(`${where} holds ${bytes.length} bytes, expected ${sizeOf(spec.shape) * 4}`);
+    if (createHash('sha256').update(bytes).digest('hex') !== stored.sha256)
+      throw bad(`${where} fails its sha256 check`);
+    const values = new Float32Array(sizeOf(spec.shape));
+    new Uint8Array(values.buffer).set(bytes);
+    return values;
+  });
+  const metadata = doc.metadata ?? {};
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))
+    throw bad('field "metadata" must be an object');
+  return { model, params, metadata: metadata as Record<string, unknown> };
+}

@@ -1,0 +1,113 @@
+import { tf } from '@reptile-bench/backend';
+
+/**
+ * A functional optimizer: `step` returns new parameter tensors and never disposes its arguments (the caller owns
+ * `params` and `grads`); it owns its own state (Adam's moments and step count) and disposes state it replaces.
+ */
+export interface Optimizer {
+  step(params: tf.Tensor[], grads: tf.Tensor[]): tf.Tensor[];
+  /** Forgets the state (as a fresh optimizer), e.g. between Reptile tasks. */
+  reset(): void;
+  dispose(): void;
+  readonly name: string;
+}
+
+function checkLearningRate(lr: unknown, name: string): number {
+  if (typeof lr !== 'number' || !Number.isFinite(lr) || lr <= 0)
+    throw new Error(`${name}: learningRate must be a positive number, got ${JSON.stringify(lr)}`);
+  return lr;
+}
+
+function checkPairs(name: string, params: tf.Tensor[], grads: tf.Tensor[]): void {
+  if (params.length !== grads.length)
+    throw new Error(`${name}: got ${params.length} parameters but ${grads.length} gradients`);
+  params.forEach((p, i) => {
+    const g = grads[i] as tf.Tensor;
+    if (!tf.util.arraysEqual(p.shape, g.shape))
+      throw new Error(`${name}: parameter ${i} has shape [${p.shape}] but its gradient [${g.shape}]`);
+  });
+}
+
+/** Plain gradient descent: p ← p − lr·g. */
+export function sgd(options: { learningRate: number }): Optimizer {
+  const learningRate = checkLearningRate(options.learningRate, 'sgd');
+  return {
+    name: 'sgd',
+    step(params, grads) {
+      checkPairs('sgd', params, grads);
+      return tf.tidy(() => params.map((p, i) => tf.sub(p, tf.mul(grads[i] as tf.Tensor, learningRate))));
+    },
+    reset() {},
+    dispose() {},
+  };
+}
+
+export interface AdamOptions {
+  learningRate: number;
+  /** Default 0, as in Reptile's inner loop (the update then uses the current gradient only). */
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+}
+
+/**
+ * Adam as TensorFlow's AdamOptimizer computes it (Kingma & Ba, section 2, with "epsilon hat"):
+ * m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², p ← p − lr·√(1−β2ᵗ)/(1−β1ᵗ) · m / (√v + ε).
+ */
+export function adam(options: AdamOptions): Optimizer {
+  const learningRate = checkLearningRate(options.learningRate, 'adam');
+  const beta1 = options.beta1 ?? 0;
+  const beta2 = options.beta2 ?? 0.999;
+  const epsilon = options.epsilon ?? 1e-8;
+  for (const [field, value] of [
+    ['beta1', beta1],
+    ['beta2', beta2],
+  ] as const) {
+    if (!(value >= 0 && value < 1)) throw new Error(`adam: ${field} must be in [0, 1), got ${value}`);
+  }
+  if (!(epsilon > 0)) throw new Error(`adam: epsilon must be positive, got ${epsilon}`);
+
+  let t = 0;
+  let m: tf.Tensor[] = [];
+  let v: tf.Tensor[] = [];
+  const disposeState = () => {
+    tf.dispose(m);
+    tf.dispose(v);
+    m = [];
+    v = [];
+    t = 0;
+  };
+
+  return {
+    name: 'adam',
+    step(params, grads) {
+      checkPairs('adam', params, grads);
+      if (
+        v.length !== params.length ||
+        v.some((s, i) => !tf.util.arraysEqual(s.shape, params[i]?.shape ?? []))
+      )
+        disposeState();
+      t += 1;
+      const stepSize = (learningRate * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
+      const out = tf.tidy(() => {
+        const next = params.map((p, i) => {
+          const g = grads[i] as tf.Tensor;
+          // With β1 = 0 the first moment is the gradient itself: no state to keep.
+          const mNext =
+            beta1 === 0 ? g : tf.add(tf.mul(m[i] ?? tf.zerosLike(g), beta1), tf.mul(g, 1 - beta1));
+          const vNext = tf.add(tf.mul(v[i] ?? tf.zerosLike(g), beta2), tf.mul(tf.square(g), 1 - beta2));
+          const pNext = tf.sub(p, tf.mul(tf.div(mNext, tf.add(tf.sqrt(vNext), epsilon)), stepSize));
+          return { pNext, mNext: beta1 === 0 ? undefined : mNext, vNext };
+        });
+        return next;
+      });
+      tf.dispose(m);
+      tf.dispose(v);
+      m = out.flatMap((o) => (o.mNext ? [o.mNext] : []));
+      v = out.map((o) => o.vNext);
+      return out.map((o) => o.pNext);
+    },
+    reset: disposeState,
+    dispose: disposeState,
+  };
+}
