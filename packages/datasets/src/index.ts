@@ -1,7 +1,28 @@
 // Public surface of @reptile-bench/datasets.
 export { concatBatches, exampleLength, holdOutPerClass, miniBatches, selectExamples } from './batches.ts';
 export { dataChecksum } from './checksum.ts';
+export type { ExpectedFile } from './download.ts';
 export { classSetFromImages, type FewShotOptions, fewShotSampler } from './few-shot.ts';
+export { defaultCacheDir, findRepoRoot } from './files.ts';
+export { decodeImage, type Raster, type ResizeFilter, resize, rotateInto, toGray, toRgb } from './image.ts';
+export {
+  countAlphabets,
+  type LoadOmniglotOptions,
+  loadOmniglot,
+  OMNIGLOT_ARCHIVES,
+  OMNIGLOT_BASE_URL,
+  OMNIGLOT_KNOWN_ARCHIVES,
+  type Omniglot,
+  type OmniglotArchive,
+  type OmniglotCharacter,
+  type OmniglotSource,
+} from './omniglot.ts';
+export {
+  type OmniglotClass,
+  type OmniglotClassSet,
+  type OmniglotSplitOptions,
+  splitOmniglot,
+} from './omniglot-split.ts';
 export {
   SINE_DISTRIBUTION,
   type SineEpisode,
