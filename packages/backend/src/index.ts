@@ -1,4 +1,6 @@
 // Public surface of @reptile-bench/backend.
+export { registerTrainingKernels } from './kernels/register.ts';
+export * as ops from './ops.ts';
 export {
   type BackendInfo,
   type BackendName,

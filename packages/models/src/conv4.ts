@@ -1,4 +1,4 @@
-import { tf } from '@reptile-bench/backend';
+import { ops, tf } from '@reptile-bench/backend';
 import type { Rng } from '@reptile-bench/core';
 import { softmaxCrossEntropy } from './losses.ts';
 import { asBatch, checkParams, glorotUniform, type Model, type ParamSpec } from './model.ts';
@@ -84,9 +84,9 @@ export function createConv4(options: Conv4Options): Model {
             tf.Tensor1D,
             tf.Tensor1D,
           ];
-          const z = tf.add(tf.conv2d(h, kernel, 2, 'same'), bias) as tf.Tensor4D;
-          const { mean, variance } = tf.moments(z, [0, 1, 2]);
-          h = tf.relu(tf.batchNorm(z, mean, variance, beta, gamma, batchNormEpsilon)) as tf.Tensor4D;
+          // The conv bias is added inside the fused batch-norm kernel (where the batch mean cancels it).
+          const z = tf.conv2d(h, kernel, 2, 'same');
+          h = ops.batchNormRelu(z, bias, gamma, beta, { epsilon: batchNormEpsilon }) as tf.Tensor4D;
         }
         const batch = h.shape[0];
         return tf.add(

@@ -1,16 +1,13 @@
-import { tf } from '@reptile-bench/backend';
+import { ops, tf } from '@reptile-bench/backend';
 
 /** Mean softmax cross-entropy of logits [batch, ways] against integer labels [batch]. */
 export function softmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
-  const [batch, ways] = logits.shape as [number, number];
+  const [batch] = logits.shape as [number, number];
   if (labels.rank !== 1 || labels.shape[0] !== batch)
     throw new Error(`classification loss: labels must have shape [${batch}], got [${labels.shape}]`);
   if (labels.dtype !== 'int32')
     throw new Error(`classification loss: labels must be int32, got ${labels.dtype}`);
-  return tf.tidy(() => {
-    const oneHot = tf.cast(tf.oneHot(labels, ways), 'float32');
-    return tf.div(tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)))), batch) as tf.Scalar;
-  });
+  return ops.softmaxCrossEntropy(logits, labels);
 }
 
 /** Mean squared error of predictions [batch, 1] against targets [batch, 1] or [batch]. */

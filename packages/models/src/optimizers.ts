@@ -1,4 +1,4 @@
-import { tf } from '@reptile-bench/backend';
+import { ops, tf } from '@reptile-bench/backend';
 
 /**
  * A functional optimizer: `step` returns new parameter tensors and never disposes its arguments (the caller owns
@@ -68,12 +68,12 @@ export function adam(options: AdamOptions): Optimizer {
   if (!(epsilon > 0)) throw new Error(`adam: epsilon must be positive, got ${epsilon}`);
 
   let t = 0;
-  let m: tf.Tensor[] = [];
+  let m: tf.Tensor[] | undefined;
   let v: tf.Tensor[] = [];
   const disposeState = () => {
-    tf.dispose(m);
+    if (m) tf.dispose(m);
     tf.dispose(v);
-    m = [];
+    m = undefined;
     v = [];
     t = 0;
   };
@@ -87,25 +87,19 @@ export function adam(options: AdamOptions): Optimizer {
         v.some((s, i) => !tf.util.arraysEqual(s.shape, params[i]?.shape ?? []))
       )
         disposeState();
+      if (v.length === 0) {
+        v = params.map((p) => tf.zerosLike(p));
+        // With β1 = 0 the first moment is the gradient itself: no state to keep.
+        if (beta1 > 0) m = params.map((p) => tf.zerosLike(p));
+      }
       t += 1;
       const stepSize = (learningRate * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
-      const out = tf.tidy(() => {
-        const next = params.map((p, i) => {
-          const g = grads[i] as tf.Tensor;
-          // With β1 = 0 the first moment is the gradient itself: no state to keep.
-          const mNext =
-            beta1 === 0 ? g : tf.add(tf.mul(m[i] ?? tf.zerosLike(g), beta1), tf.mul(g, 1 - beta1));
-          const vNext = tf.add(tf.mul(v[i] ?? tf.zerosLike(g), beta2), tf.mul(tf.square(g), 1 - beta2));
-          const pNext = tf.sub(p, tf.mul(tf.div(mNext, tf.add(tf.sqrt(vNext), epsilon)), stepSize));
-          return { pNext, mNext: beta1 === 0 ? undefined : mNext, vNext };
-        });
-        return next;
-      });
-      tf.dispose(m);
+      const next = ops.adamUpdate(params, grads, v, m, { stepSize, beta1, beta2, epsilon });
       tf.dispose(v);
-      m = out.flatMap((o) => (o.mNext ? [o.mNext] : []));
-      v = out.map((o) => o.vNext);
-      return out.map((o) => o.pNext);
+      if (m) tf.dispose(m);
+      v = next.v;
+      m = next.m;
+      return next.params;
     },
     reset: disposeState,
     dispose: disposeState,

@@ -1,2 +1,46 @@
-/** Registers the project's training kernels (filled in as kernels are added). Safe to call repeatedly. */
-export function registerTrainingKernels(): void {}
+import {
+  type GradConfig,
+  getGradient,
+  getKernel,
+  type KernelConfig,
+  registerGradient,
+  registerKernel,
+  unregisterGradient,
+  unregisterKernel,
+} from '@tensorflow/tfjs-core';
+import { adamUpdateKernels } from './adam.ts';
+import { batchNormReluGradient, batchNormReluKernels } from './batch-norm.ts';
+import { wasmConvGradientKernels } from './conv2d-backprop.ts';
+import { softmaxCrossEntropyGradient, softmaxCrossEntropyKernels } from './softmax-cross-entropy.ts';
+
+let registered = false;
+
+/** Replaces a kernel registration (tfjs warns on double registration instead of replacing quietly). */
+function replaceKernel(config: KernelConfig): void {
+  if (getKernel(config.kernelName, config.backendName) !== undefined)
+    unregisterKernel(config.kernelName, config.backendName);
+  registerKernel(config);
+}
+
+function replaceGradient(config: GradConfig): void {
+  if (getGradient(config.kernelName) !== undefined) unregisterGradient(config.kernelName);
+  registerGradient(config);
+}
+
+/**
+ * Registers the project's training kernels: the conv gradients for wasm (missing or slow there) and the fused
+ * batch norm, cross-entropy and Adam kernels for wasm and cpu, with their gradients. Safe to call repeatedly.
+ */
+export function registerTrainingKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const config of [
+    ...wasmConvGradientKernels,
+    ...batchNormReluKernels,
+    ...softmaxCrossEntropyKernels,
+    ...adamUpdateKernels,
+  ])
+    replaceKernel(config);
+  replaceGradient(batchNormReluGradient);
+  replaceGradient(softmaxCrossEntropyGradient);
+}

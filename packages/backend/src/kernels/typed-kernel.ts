@@ -1,0 +1,105 @@
+import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { asWasmBackend } from './wasm-access.ts';
+
+export type HostArray = Float32Array | Int32Array;
+
+/**
+ * A kernel written once over typed arrays and registered for both `wasm` and `cpu`, so the cpu reference runs the
+ * very same arithmetic. On wasm the arrays are views of the module's heap (no copies); on cpu they are the
+ * backend's own value arrays. Outputs are float32.
+ */
+export interface TypedKernel<A extends object> {
+  name: string;
+  outputShapes(inputs: Record<string, TensorInfo>, attrs: A): number[][];
+  compute(
+    inputs: Record<string, HostArray>,
+    outputs: Float32Array[],
+    shapes: Record<string, number[]>,
+    attrs: A,
+  ): void;
+}
+
+function sizeOf(shape: readonly number[]): number {
+  let size = 1;
+  for (const d of shape) size *= d;
+  return size;
+}
+
+function checkDtype(name: string, input: string, dtype: DataType): void {
+  if (dtype !== 'float32' && dtype !== 'int32')
+    throw new Error(`${name}: input ${input} must be float32 or int32, got ${dtype}`);
+}
+
+function shapesOf(inputs: Record<string, TensorInfo>): Record<string, number[]> {
+  const shapes: Record<string, number[]> = {};
+  for (const key in inputs) shapes[key] = (inputs[key] as TensorInfo).shape;
+  return shapes;
+}
+
+function wasmKernelFunc<A extends object>(kernel: TypedKernel<A>): KernelFunc {
+  return ({ inputs, backend: anyBackend, attrs }) => {
+    const backend = asWasmBackend(anyBackend);
+    const named = inputs as Record<string, TensorInfo>;
+    const a = attrs as unknown as A;
+    const outInfos = kernel.outputShapes(named, a).map((shape) => backend.makeOutput(shape, 'float32'));
+    // Views are taken after every allocation: growing the heap detaches earlier ones.
+    const buffer = backend.wasm.HEAPF32.buffer;
+    const views: Record<string, HostArray> = {};
+    for (const key in named) {
+      const info = named[key] as TensorInfo;
+      checkDtype(kernel.name, key, info.dtype);
+      const data = backend.dataIdMap.get(info.dataId);
+      if (data === undefined) throw new Error(`${kernel.name}: input ${key} is not on the wasm backend`);
+      const size = sizeOf(info.shape);
+      views[key] =
+        info.dtype === 'int32'
+          ? new Int32Array(buffer, data.memoryOffset, size)
+          : new Float32Array(buffer, data.memoryOffset, size);
+    }
+    const outViews = outInfos.map((info) => {
+      const data = backend.dataIdMap.get(info.dataId);
+      return new Float32Array(buffer, data?.memoryOffset ?? 0, sizeOf(info.shape));
+    });
+    kernel.compute(views, outViews, shapesOf(named), a);
+    return outInfos.length === 1 ? (outInfos[0] as TensorInfo) : outInfos;
+  };
+}
+
+interface CpuBackend {
+  data: { get(dataId: object): { values: unknown } | undefined };
+  makeTensorInfo(shape: number[], dtype: DataType, values: Float32Array): TensorInfo;
+}
+
+function cpuKernelFunc<A extends object>(kernel: TypedKernel<A>): KernelFunc {
+  return ({ inputs, backend: anyBackend, attrs }) => {
+    const backend = anyBackend as unknown as CpuBackend;
+    const named = inputs as Record<string, TensorInfo>;
+    const a = attrs as unknown as A;
+    const views: Record<string, HostArray> = {};
+    for (const key in named) {
+      const info = named[key] as TensorInfo;
+      checkDtype(kernel.name, key, info.dtype);
+      const values = backend.data.get(info.dataId)?.values;
+      if (!(values instanceof Float32Array || values instanceof Int32Array))
+        throw new Error(`${kernel.name}: input ${key} has no host values on the cpu backend`);
+      views[key] = values;
+    }
+    const shapes = kernel.outputShapes(named, a);
+    const outViews = shapes.map((shape) => new Float32Array(sizeOf(shape)));
+    kernel.compute(views, outViews, shapesOf(named), a);
+    const outInfos = shapes.map((shape, i) =>
+      backend.makeTensorInfo(shape, 'float32', outViews[i] as Float32Array),
+    );
+    return outInfos.length === 1 ? (outInfos[0] as TensorInfo) : outInfos;
+  };
+}
+
+/** Kernel configs for `wasm` and `cpu`. */
+export function typedKernelConfigs<A extends object>(kernel: TypedKernel<A>): KernelConfig[] {
+  return [
+    { kernelName: kernel.name, backendName: 'wasm', kernelFunc: wasmKernelFunc(kernel) },
+    { kernelName: kernel.name, backendName: 'cpu', kernelFunc: cpuKernelFunc(kernel) },
+  ];
+}
+
+export type { NamedAttrMap };

@@ -1,0 +1,4 @@
+// Training ops with fused kernels on wasm and cpu (plain-tfjs fallbacks elsewhere).
+export { adamUpdate } from './kernels/adam.ts';
+export { batchNormRelu } from './kernels/batch-norm.ts';
+export { softmaxCrossEntropy } from './kernels/softmax-cross-entropy.ts';
