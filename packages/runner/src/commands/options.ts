@@ -1,0 +1,28 @@
+import { InvalidArgumentError } from 'commander';
+import { type Override, parseOverride } from '../config/sweep.ts';
+import type { ProgressMode } from '../progress.ts';
+
+/** Shared option parsers for the runner's subcommands. */
+export function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidArgumentError(`${name} must be a positive integer, got "${value}"`);
+    return n;
+  };
+}
+
+export function collectOverride(value: string, previous: Override[] = []): Override[] {
+  try {
+    return [...previous, parseOverride(value)];
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+const progressModes: ProgressMode[] = ['auto', 'bars', 'lines', 'none'];
+export function progressMode(value: string): ProgressMode {
+  if (!(progressModes as string[]).includes(value))
+    throw new InvalidArgumentError(`--progress must be one of ${progressModes.join(', ')}, got "${value}"`);
+  return value as ProgressMode;
+}

@@ -1,0 +1,149 @@
+import type { z } from 'zod';
+import { type ConfigProblem, describeIssue } from './errors.ts';
+import { isPlainObject, type Layer } from './layer.ts';
+import {
+  algorithmSchemas,
+  datasetSchemas,
+  evalSchema,
+  modelSchemas,
+  modelsForDataset,
+  type RunConfig,
+  runTopSchema,
+} from './schema.ts';
+
+type VariantPart = 'dataset' | 'model' | 'algorithm';
+const variants: Record<VariantPart, Record<string, z.ZodObject>> = {
+  dataset: datasetSchemas,
+  model: modelSchemas,
+  algorithm: algorithmSchemas,
+};
+
+function keysOf(schema: z.ZodObject): string[] {
+  return Object.keys(schema.shape);
+}
+
+/**
+ * Drops fields that belong to another variant of the same part (e.g. `meta_iters` when the algorithm is
+ * `sgd-scratch`): shared defaults may set them for every algorithm, and they do not change this run, so they must
+ * not change its hash either. Fields that no variant knows stay, and validation reports them as typos.
+ */
+function dropOtherVariantsFields(layer: Layer): void {
+  for (const [part, schemas] of Object.entries(variants) as Array<
+    [VariantPart, Record<string, z.ZodObject>]
+  >) {
+    const value = layer.data[part];
+    if (!isPlainObject(value) || typeof value.name !== 'string') continue;
+    const own = schemas[value.name];
+    if (!own) continue;
+    const ownKeys = new Set(keysOf(own));
+    const anyVariantKeys = new Set(Object.values(schemas).flatMap(keysOf));
+    for (const key of Object.keys(value))
+      if (anyVariantKeys.has(key) && !ownKeys.has(key)) layer.delete([part, key]);
+  }
+}
+
+/**
+ * Validates a fully merged layer and returns the run config with every default filled in. Collects all problems
+ * (not just the first) and names, for each, the file and line that set the value, the field and what is allowed.
+ */
+export function resolveRunConfig(
+  layer: Layer,
+  context: { where: string; run: string },
+): { config?: Omit<RunConfig, 'name'> & { name?: string }; problems: ConfigProblem[] } {
+  dropOtherVariantsFields(layer);
+  const data = layer.data;
+  const problems: ConfigProblem[] = [];
+  const report = (
+    issues: readonly z.core.$ZodIssue[],
+    prefix: string[],
+    input: unknown,
+    allowedKeys: readonly string[],
+  ) => {
+    for (const issue of issues) {
+      const path = [...prefix, ...issue.path.map(String)];
+      // One problem per unknown key, each pointing at the line that wrote it.
+      const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+      for (const key of keys) {
+        const fieldPath = key === undefined ? path : [...path, key];
+        const single = key === undefined ? issue : { ...issue, keys: [key] };
+        problems.push({
+          where: layer.originOf(fieldPath, context.where),
+          field: fieldPath.join('.') || '(run)',
+          message: describeIssue(single, input, allowedKeys),
+          run: context.run,
+        });
+      }
+    }
+  };
+
+  const top = runTopSchema.safeParse(data);
+  if (!top.success) report(top.error.issues, [], data, keysOf(runTopSchema));
+
+  const parts: Partial<Record<VariantPart, unknown>> = {};
+  for (const [part, schemas] of Object.entries(variants) as Array<
+    [VariantPart, Record<string, z.ZodObject>]
+  >) {
+    const value = data[part];
+    if (!isPlainObject(value)) continue; // reported by the top-level schema
+    const names = Object.keys(schemas);
+    const schema = typeof value.name === 'string' ? schemas[value.name] : undefined;
+    if (!schema) {
+      problems.push({
+        where: layer.originOf([part, 'name'], context.where),
+        field: `${part}.name`,
+        message:
+          value.name === undefined
+            ? `required field is missing; allowed values: ${names.join(', ')}`
+            : `invalid value ${JSON.stringify(value.name)}; allowed values: ${names.join(', ')}`,
+        run: context.run,
+      });
+      continue;
+    }
+    const parsed = schema.safeParse(value);
+    if (parsed.success) parts[part] = parsed.data;
+    else report(parsed.error.issues, [part], value, keysOf(schema));
+  }
+
+  let evalConfig: z.output<typeof evalSchema> | undefined;
+  if (isPlainObject(data.eval)) {
+    const parsed = evalSchema.safeParse(data.eval);
+    if (parsed.success) evalConfig = parsed.data;
+    else report(parsed.error.issues, ['eval'], data.eval, keysOf(evalSchema));
+  }
+
+  if (problems.length > 0 || !top.success || !evalConfig) return { problems };
+  const dataset = parts.dataset as RunConfig['dataset'];
+  const model = parts.model as RunConfig['model'];
+  const algorithm = parts.algorithm as RunConfig['algorithm'];
+
+  const allowedModels = modelsForDataset[dataset.name];
+  if (!allowedModels.includes(model.name)) {
+    problems.push({
+      where: layer.originOf(['model', 'name'], context.where),
+      field: 'model.name',
+      message: `model "${model.name}" cannot be trained on dataset "${dataset.name}"; allowed models: ${allowedModels.join(', ')}`,
+      run: context.run,
+    });
+  }
+  if (algorithm.name === 'maml' && model.name !== 'mlp') {
+    problems.push({
+      where: layer.originOf(['algorithm', 'name'], context.where),
+      field: 'algorithm.name',
+      message: 'second-order MAML is supported for the mlp model only; use fomaml for conv4',
+      run: context.run,
+    });
+  }
+  if (problems.length > 0) return { problems };
+
+  if (dataset.name === 'sine' && dataset.train_shots === undefined) dataset.train_shots = dataset.shots;
+  const config = {
+    ...(top.data.name === undefined ? {} : { name: top.data.name }),
+    dataset,
+    model,
+    algorithm,
+    eval: evalConfig,
+    backend: top.data.backend,
+    workers: top.data.workers,
+  };
+  return { config, problems };
+}

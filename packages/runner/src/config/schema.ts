@@ -1,0 +1,189 @@
+import { z } from 'zod';
+
+/**
+ * The resolved shape of one run. Field names follow the Reptile paper's code (meta_iters, meta_batch, meta_step,
+ * inner_iters, inner_batch, eval_iters, eval_batch, ...). Every part with variants (dataset, model, algorithm) is a
+ * set of strict schemas selected by `name`, so a typo is an error that lists the fields that exist.
+ */
+
+const count = z.int().positive();
+const rate = z.number().positive();
+
+export const datasetSchemas = {
+  omniglot: z.strictObject({
+    name: z.literal('omniglot'),
+    /** Classes per task (N-way). */
+    ways: count,
+    /** Support images per class at evaluation (K-shot). */
+    shots: count,
+    /** Images per class in a meta-training task (the paper uses 10 whatever K is). */
+    train_shots: count,
+    /** Query images per class at evaluation (the paper: 1). */
+    query_shots: count.default(1),
+    /** 'paper': both archives merged and split by the seed; 'official': background / evaluation. */
+    split: z.enum(['paper', 'official']).default('paper'),
+    train_characters: count.default(1200),
+    /** Rotate training characters by 0/90/180/270 degrees into new classes. */
+    augment: z.boolean().default(true),
+  }),
+  sine: z.strictObject({
+    name: z.literal('sine'),
+    /** Points in the support set at evaluation. */
+    shots: count,
+    /** Points in a meta-training task; defaults to `shots`. */
+    train_shots: count.optional(),
+    /** Points in the query set the error is measured on. */
+    query_shots: count.default(50),
+  }),
+} as const;
+
+export const modelSchemas = {
+  conv4: z.strictObject({
+    name: z.literal('conv4'),
+    filters: count.default(64),
+  }),
+  mlp: z.strictObject({
+    name: z.literal('mlp'),
+    hidden: z.array(count).min(1).default([64, 64]),
+    activation: z.enum(['tanh', 'relu']).default('tanh'),
+  }),
+} as const;
+
+const optimizer = z.enum(['adam', 'sgd']);
+
+const metaHyperparameters = {
+  meta_iters: count,
+  meta_batch: count,
+  /** Outer step size, annealed linearly to `meta_step_final` over `meta_iters`. */
+  meta_step: rate.default(1),
+  meta_step_final: z.number().min(0).default(0),
+  inner_iters: count,
+  inner_batch: count,
+  learning_rate: rate,
+  optimizer: optimizer.default('adam'),
+  /** Start each task from a fresh optimizer state instead of carrying it across tasks as the paper does. */
+  reset_optimizer_state: z.boolean().default(false),
+  /** Draw inner mini-batches with replacement. */
+  replacement: z.boolean().default(false),
+};
+
+export const algorithmSchemas = {
+  reptile: z.strictObject({ name: z.literal('reptile'), ...metaHyperparameters }),
+  fomaml: z.strictObject({
+    name: z.literal('fomaml'),
+    ...metaHyperparameters,
+    /** Mini-batches at the end of the inner loop whose gradient forms the meta-gradient. */
+    tail_batches: count.default(1),
+  }),
+  maml: z.strictObject({ name: z.literal('maml'), ...metaHyperparameters }),
+  'sgd-scratch': z.strictObject({ name: z.literal('sgd-scratch') }),
+  'sgd-pretrain': z.strictObject({
+    name: z.literal('sgd-pretrain'),
+    train_iters: count,
+    train_batch: count,
+    learning_rate: rate,
+    optimizer: optimizer.default('adam'),
+  }),
+} as const;
+
+export const evalModes = ['non-transductive', 'transductive'] as const;
+export type EvalMode = (typeof evalModes)[number];
+
+export const evalSchema = z.strictObject({
+  /** Test episodes (the paper: 1000 or more). */
+  episodes: count,
+  eval_iters: z.int().min(0),
+  eval_batch: count,
+  optimizer: optimizer.default('adam'),
+  learning_rate: rate,
+  replacement: z.boolean().default(false),
+  modes: z
+    .array(z.enum(evalModes))
+    .min(1)
+    .default([...evalModes]),
+  /** Evaluate on `val_episodes` test episodes every this many meta-iterations for learning curves (0: never). */
+  every: z.int().min(0).default(0),
+  val_episodes: count.default(20),
+});
+
+export const backends = ['wasm', 'cpu', 'tensorflow'] as const;
+export type BackendChoice = (typeof backends)[number];
+
+/** Top-level fields of a run; the parts with variants are validated by their own schemas. */
+export const runTopSchema = z.strictObject({
+  /** Display name; generated from the dataset and algorithm when absent. */
+  name: z.string().min(1).optional(),
+  dataset: z.record(z.string(), z.unknown()),
+  model: z.record(z.string(), z.unknown()),
+  algorithm: z.record(z.string(), z.unknown()),
+  eval: z.record(z.string(), z.unknown()),
+  backend: z.enum(backends).default('wasm'),
+  /** Replica threads inside one run (the sweep sets 1 when it runs several runs at once). */
+  workers: count.default(1),
+});
+
+export type DatasetConfig = z.output<(typeof datasetSchemas)[keyof typeof datasetSchemas]>;
+export type ModelConfig = z.output<(typeof modelSchemas)[keyof typeof modelSchemas]>;
+export type AlgorithmConfig = z.output<(typeof algorithmSchemas)[keyof typeof algorithmSchemas]>;
+export type EvalConfig = z.output<typeof evalSchema>;
+export type AlgorithmName = keyof typeof algorithmSchemas;
+export const algorithmNames = Object.keys(algorithmSchemas) as AlgorithmName[];
+
+export interface RunConfig {
+  /** Display name; not part of the config hash. */
+  name: string;
+  dataset: DatasetConfig;
+  model: ModelConfig;
+  algorithm: AlgorithmConfig;
+  eval: EvalConfig;
+  backend: BackendChoice;
+  /** Scheduling only (results do not depend on it); not part of the config hash. */
+  workers: number;
+}
+
+/** Which models a dataset can feed. */
+export const modelsForDataset: Record<DatasetConfig['name'], Array<ModelConfig['name']>> = {
+  omniglot: ['conv4'],
+  sine: ['mlp'],
+};
+
+const randomDistribution = z.union([
+  z.strictObject({ uniform: z.tuple([z.number(), z.number()]) }),
+  z.strictObject({ log_uniform: z.tuple([z.number().positive(), z.number().positive()]) }),
+  z.strictObject({ int: z.tuple([z.int(), z.int()]) }),
+  z.strictObject({ choice: z.array(z.unknown()).min(1) }),
+]);
+export type RandomDistribution = z.output<typeof randomDistribution>;
+
+export const gridSchema = z.record(z.string().min(1), z.array(z.unknown()).min(1));
+export const randomSchema = z.strictObject({
+  samples: count,
+  /** Seeds the draws, so a sweep file always expands to the same runs. */
+  seed: z.int().min(0).default(0),
+  fields: z.record(z.string().min(1), randomDistribution),
+});
+const seedsSchema = z.array(z.int().min(0)).min(1);
+
+/** One entry of `runs:`: config fields plus its own name, includes, grid, random search and seeds. */
+export const runEntryControlSchema = z.object({
+  name: z.string().min(1).optional(),
+  include: z.array(z.string().min(1)).optional(),
+  grid: gridSchema.optional(),
+  random: randomSchema.optional(),
+  seeds: seedsSchema.optional(),
+});
+export const runEntryControlKeys = ['name', 'include', 'grid', 'random', 'seeds'] as const;
+
+export const sweepSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "." and "-" only'),
+  description: z.string().optional(),
+  include: z.array(z.string().min(1)).default([]),
+  defaults: z.record(z.string(), z.unknown()).default({}),
+  seeds: seedsSchema,
+  runs: z.array(z.record(z.string(), z.unknown())).min(1),
+  grid: gridSchema.optional(),
+  random: randomSchema.optional(),
+});
+export type SweepFile = z.output<typeof sweepSchema>;
+export type Grid = z.output<typeof gridSchema>;
+export type RandomSearch = z.output<typeof randomSchema>;

@@ -1,0 +1,81 @@
+import type { MeanWithCi } from '@reptile-bench/core';
+import type { RunConfig } from './config/schema.ts';
+
+/**
+ * The parts of a stored run that the reports and the check read. It is the tracking package's RunRecord seen
+ * through the runner's eyes: `meta.config` is the resolved RunConfig and `summary` uses the keys below.
+ */
+export interface StoredRun {
+  meta: {
+    runId: string;
+    sweep: string;
+    name: string;
+    configHash: string;
+    seed: number;
+    commit: string;
+    backend: { name: string; version: string; threads: number };
+    dataChecksum: string;
+    config: unknown;
+  };
+  status: 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED';
+  startTime: number;
+  endTime?: number;
+  error?: string;
+  summary: Record<string, number>;
+  metrics: Record<string, Array<{ step: number; value: number; timestamp: number }>>;
+}
+
+export type MetricKind = 'accuracy' | 'mse';
+/** Evaluation modes as they appear in metric keys and table columns. */
+export type ModeKey = 'nontransductive' | 'transductive';
+export const modeKeys: ModeKey[] = ['nontransductive', 'transductive'];
+export const modeKeyOf = { 'non-transductive': 'nontransductive', transductive: 'transductive' } as const;
+
+export function metricKindOf(config: RunConfig): MetricKind {
+  return config.dataset.name === 'sine' ? 'mse' : 'accuracy';
+}
+
+/** Summary keys: `<metric>_<mode>` is the mean, then `_ci95`, `_std`, `_n` (episodes). */
+export function summaryKey(metric: MetricKind, mode: ModeKey, stat?: 'ci95' | 'std' | 'n'): string {
+  return stat ? `${metric}_${mode}_${stat}` : `${metric}_${mode}`;
+}
+
+/** Key of the learning-curve series logged during meta-training (one evaluation mode, few episodes). */
+export function validationKey(metric: MetricKind): string {
+  return `val_${metric}`;
+}
+/** Training seconds elapsed at each learning-curve point (same steps as the validation series). */
+export const validationSecondsKey = 'val_train_seconds';
+
+export function summaryFromResult(
+  metric: MetricKind,
+  results: Partial<Record<ModeKey, MeanWithCi>>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const mode of modeKeys) {
+    const r = results[mode];
+    if (!r) continue;
+    out[summaryKey(metric, mode)] = r.mean;
+    out[summaryKey(metric, mode, 'ci95')] = r.ci95;
+    out[summaryKey(metric, mode, 'std')] = r.std;
+    out[summaryKey(metric, mode, 'n')] = r.n;
+  }
+  return out;
+}
+
+/** Reads one mode's statistics back from a run summary (undefined when that mode was not evaluated). */
+export function resultFromSummary(
+  summary: Record<string, number>,
+  metric: MetricKind,
+  mode: ModeKey,
+): MeanWithCi | undefined {
+  const mean = summary[summaryKey(metric, mode)];
+  const n = summary[summaryKey(metric, mode, 'n')];
+  if (mean === undefined || n === undefined) return undefined;
+  return {
+    mean,
+    ci95: summary[summaryKey(metric, mode, 'ci95')] ?? Number.NaN,
+    std: summary[summaryKey(metric, mode, 'std')] ?? Number.NaN,
+    n,
+  };
+}

@@ -1,0 +1,54 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { StoredRun } from '../records.ts';
+import { type ConfigSummary, summarizeConfigs } from './aggregate.ts';
+import { settingCharts } from './charts.ts';
+import { reportHtml } from './html.ts';
+import { reportMarkdown } from './markdown.ts';
+import { resultsCsv, summaryCsv } from './tables.ts';
+
+/** Writes through a temporary file and a rename, so a reader never sees half a report. */
+export async function writeFileAtomic(file: string, content: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(tmp, content);
+  await rename(tmp, file);
+}
+
+export interface WrittenReport {
+  dir: string;
+  files: string[];
+  summaries: ConfigSummary[];
+}
+
+/**
+ * Writes `<out>/<sweep>/{results.csv,summary.csv,report.md,report.html}` from a sweep's stored runs. Runs are
+ * sorted by name and seed so the same store always gives the same files (apart from the generation time).
+ */
+export async function writeReports(
+  out: string,
+  sweep: { name: string; description?: string },
+  runs: StoredRun[],
+  generatedAt = new Date(),
+): Promise<WrittenReport> {
+  const sorted = [...runs].sort(
+    (a, b) => a.meta.name.localeCompare(b.meta.name) || a.meta.seed - b.meta.seed,
+  );
+  const summaries = summarizeConfigs(sorted);
+  const context = {
+    sweep: sweep.name,
+    ...(sweep.description === undefined ? {} : { description: sweep.description }),
+    generatedAt,
+    runs: sorted,
+  };
+  const charts = await settingCharts(summaries);
+  const dir = join(out, sweep.name);
+  await mkdir(dir, { recursive: true });
+  const files: Array<[string, string]> = [
+    ['results.csv', resultsCsv(sorted)],
+    ['summary.csv', summaryCsv(summaries)],
+    ['report.md', reportMarkdown(context, summaries)],
+    ['report.html', reportHtml(context, summaries, charts)],
+  ];
+  for (const [name, content] of files) await writeFileAtomic(join(dir, name), content);
+  return { dir, files: files.map(([name]) => join(dir, name)), summaries };
+}

@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRng, meanWithCi } from '@reptile-bench/core';
+import { openRunStore } from '@reptile-bench/tracking';
+import { parse } from 'csv-parse/sync';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { poolMeanWithCi, summarizeConfigs } from '../src/report/aggregate.ts';
+import { resultsColumns, summaryColumns } from '../src/report/tables.ts';
+import { writeReports } from '../src/report/write.ts';
+import { type Fixture, writeFixtureStore } from './fixtures.ts';
+
+describe('pooled mean and CI', () => {
+  it('equals meanWithCi over the concatenated samples', () => {
+    const rng = createRng('pool');
+    const samples = [12, 40, 7, 1].map((n) => Array.from({ length: n }, () => rng.normal() * 3 + rng.int(3)));
+    const pooled = poolMeanWithCi(samples.map((s) => meanWithCi(s)));
+    const direct = meanWithCi(samples.flat());
+    expect(pooled.n).toBe(direct.n);
+    expect(pooled.mean).toBeCloseTo(direct.mean, 12);
+    expect(pooled.std).toBeCloseTo(direct.std, 12);
+    expect(pooled.ci95).toBeCloseTo(direct.ci95, 12);
+    expect(pooled.ci95).toBeCloseTo((1.96 * direct.std) / Math.sqrt(60), 12);
+  });
+});
+
+describe('reports from a fixture run store', () => {
+  let fixture: Fixture;
+  let files: Record<string, string>;
+  beforeAll(async () => {
+    fixture = await writeFixtureStore({ failOne: true });
+    const runs = await openRunStore(fixture.dir).listRuns({ sweep: 'fixture' });
+    const written = await writeReports(fixture.dir, fixture.plan, runs, new Date('2025-01-02T03:04:05Z'));
+    files = Object.fromEntries(
+      written.files.map((f) => [f.split('/').pop() as string, readFileSync(f, 'utf8')]),
+    );
+  });
+
+  it('writes results.csv with one row per run and the documented columns', () => {
+    const rows = parse(files['results.csv'] as string, { columns: true }) as Array<Record<string, string>>;
+    expect(Object.keys(rows[0] ?? {})).toEqual([...resultsColumns]);
+    expect(rows).toHaveLength(9);
+    const failed = rows.filter((r) => r.status === 'FAILED');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.error).toContain('fixture failure');
+    const reptile0 = rows.find((r) => r.name === 'omniglot-5w1s/reptile' && r.seed === '0');
+    const values = fixture.episodes.get(reptile0?.run_id as string);
+    expect(Number(reptile0?.nontransductive)).toBeCloseTo(meanWithCi(values!.nontransductive).mean * 100, 3);
+    expect(Number(reptile0?.transductive_ci95)).toBeCloseTo(meanWithCi(values!.transductive).ci95 * 100, 3);
+    expect(reptile0).toMatchObject({
+      metric: 'accuracy_pct',
+      ways: '5',
+      shots: '1',
+      algorithm: 'reptile',
+      meta_iters: '100',
+      episodes: '200',
+      commit: 'fixture0000',
+    });
+  });
+
+  it('writes summary.csv with CIs over all episodes of all seeds and across seeds', () => {
+    const rows = parse(files['summary.csv'] as string, { columns: true }) as Array<Record<string, string>>;
+    expect(Object.keys(rows[0] ?? {})).toEqual([...summaryColumns]);
+    expect(rows.map((r) => r.name)).toEqual([
+      'omniglot-5w1s/reptile',
+      'omniglot-5w1s/sgd-scratch',
+      'sine/reptile',
+    ]);
+    const reptile = rows[0] as Record<string, string>;
+    const runIds = fixture.plan.runs.filter((r) => r.name === 'omniglot-5w1s/reptile').map((r) => r.runId);
+    const all = runIds.flatMap((id) => fixture.episodes.get(id)!.nontransductive);
+    const perSeed = runIds.map((id) => meanWithCi(fixture.episodes.get(id)!.nontransductive).mean);
+    expect(Number(reptile.nontransductive)).toBeCloseTo(meanWithCi(all).mean * 100, 3);
+    expect(Number(reptile.nontransductive_ci95)).toBeCloseTo(meanWithCi(all).ci95 * 100, 3);
+    expect(Number(reptile.nontransductive_seed_ci95)).toBeCloseTo(meanWithCi(perSeed).ci95 * 100, 3);
+    expect(reptile).toMatchObject({
+      seeds: '3',
+      episodes: '600',
+      paper_nontransductive: '95.39',
+      paper_transductive: '97.68',
+      train_seconds: '51',
+      unfinished_runs: '0',
+    });
+    expect(rows[1]?.paper_nontransductive).toBe('');
+    const sine = rows[2] as Record<string, string>;
+    expect(sine).toMatchObject({ metric: 'mse', seeds: '2', unfinished_runs: '1', episodes: '400' });
+  });
+
+  it('writes report.md with tables per setting, the paper column and failures', () => {
+    const md = files['report.md'] as string;
+    const summaries = summarizeConfigs([]);
+    expect(summaries).toEqual([]);
+    expect(md).toContain('# Sweep `fixture`');
+    expect(md).toContain('Generated 2025-01-02T03:04:05.000Z');
+    expect(md).toMatch(/## omniglot-5w1s: Omniglot 5-way 1-shot \(paper split\)/);
+    expect(md).toContain(
+      '| configuration | algorithm | seeds | non-transductive | transductive | paper (non-tr. / tr.) |',
+    );
+    expect(md).toMatch(
+      /\| omniglot-5w1s\/reptile \| reptile \| 3 \| \d+\.\d\d ± \d\.\d\d \| \d+\.\d\d ± \d\.\d\d \| 95\.39 \/ 97\.68 \|/,
+    );
+    expect(md).toContain('| sine/reptile | reptile | 2 (+1 unfinished) |');
+    expect(md).toContain('## Runs that did not finish');
+    expect(md).toMatch(
+      /\| fixture-[0-9a-f]{12}-s2 \| sine\/reptile \| 2 \| FAILED \| Error: fixture failure \|/,
+    );
+  });
+
+  it('writes a self-contained report.html with the tables and SVG charts', () => {
+    const html = files['report.html'] as string;
+    expect(html).not.toMatch(/<script|<link|src=|href="http/i);
+    expect(html).toContain('<table>');
+    const charts = [
+      ...html.matchAll(/<figure class="chart" data-chart="([a-z-]+)" data-setting="([^"]+)"[^>]*>\s*<svg/g),
+    ].map((m) => `${m[2]}:${m[1]}`);
+    expect(charts).toEqual([
+      'omniglot-5w1s:learning-curve',
+      'omniglot-5w1s:accuracy-vs-time',
+      'omniglot-5w1s:final',
+      'sine:learning-curve',
+      'sine:accuracy-vs-time',
+      'sine:final',
+    ]);
+  });
+
+  it('regenerates the same files with `reptile-bench report`', async () => {
+    const { regenerateReports } = await import('../src/commands/report.ts');
+    const dirs = await regenerateReports(['fixture'], fixture.dir);
+    expect(dirs).toEqual([join(fixture.dir, 'fixture')]);
+    const again = readFileSync(join(fixture.dir, 'fixture', 'summary.csv'), 'utf8');
+    expect(again).toBe(files['summary.csv']);
+  });
+});
