@@ -18,6 +18,9 @@ export const MLFLOW_LIMITS = {
   maxResultsPerSearchPage: 50_000,
 } as const;
 
+/** A run's summary values are mirrored to MLflow as metrics under this prefix (`summary/accuracy`). */
+export const SUMMARY_PREFIX = 'summary/';
+
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const MAX_RUN_ID_LENGTH = 200;
 const ARTIFACT_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
@@ -78,9 +81,16 @@ export function validateMlflowKey(kind: 'metric' | 'param' | 'tag', key: unknown
     );
   }
   const normalised = posix.normalize(key);
-  if (normalised !== key || normalised === '.' || normalised.startsWith('..') || normalised.startsWith('/')) {
+  // Python's normpath (which MLflow uses) also drops a trailing slash, which Node's normalize keeps.
+  if (
+    normalised !== key ||
+    key.endsWith('/') ||
+    normalised === '.' ||
+    normalised.startsWith('..') ||
+    normalised.startsWith('/')
+  ) {
     throw new Error(
-      `invalid ${kind} key ${shown}: MLflow requires a normalised relative path (no '..', no leading '/', ` +
+      `invalid ${kind} key ${shown}: MLflow requires a normalised relative path (no '..', no leading or trailing '/', ` +
         `no './' or '//' parts)`,
     );
   }

@@ -4,11 +4,18 @@
 import { open } from 'node:fs/promises';
 import type { RunStatus } from './types.ts';
 
+export interface EndEvent {
+  end: Exclude<RunStatus, 'RUNNING'>;
+  t: number;
+  summary?: Record<string, number | string>;
+  error?: string;
+}
+
 export type LogEvent =
   | { m: string; s: number; v: number | string; t: number }
   | { tag: string; value: string; t: number }
   | { artifact: string; t: number }
-  | { end: Exclude<RunStatus, 'RUNNING'>; t: number; summary?: Record<string, number>; error?: string };
+  | EndEvent;
 
 /** A parsed line and the byte offset just past its newline. */
 export interface LogEntry {

@@ -11,6 +11,7 @@ import { threadId } from 'node:worker_threads';
 import lockfile from 'proper-lockfile';
 import writeFileAtomic from 'write-file-atomic';
 import {
+  SUMMARY_PREFIX,
   validateArtifactName,
   validateMetricValue,
   validateMlflowKey,
@@ -194,7 +195,7 @@ function createWriter(storeDir: string, header: RunHeader): RunWriter {
         );
       }
       for (const [key, value] of Object.entries(summary)) {
-        validateMlflowKey('metric', key);
+        validateMlflowKey('metric', `${SUMMARY_PREFIX}${key}`);
         validateMetricValue(key, value);
       }
       if (fd === undefined) throw new Error(`run ${runId} is already finished`);
@@ -206,7 +207,7 @@ function createWriter(storeDir: string, header: RunHeader): RunWriter {
         if (Object.keys(summary).length > 0) {
           event.summary = Object.fromEntries(
             Object.entries(summary).map(([key, value]) => [key, encodeValue(value)]),
-          ) as Record<string, number>;
+          );
         }
         if (error !== undefined) event.error = String(error);
         writeSync(closing, encodeEvent(event));
