@@ -67,7 +67,7 @@ describe('report.html in headless Chromium', () => {
         const svg = f.querySelector('svg');
         const box = svg?.getBoundingClientRect();
         const linePaths = [...f.querySelectorAll('.mark-line.role-mark path')].map((p) =>
-          (p as SVGPathElement).getTotalLength(),
+          (p as unknown as { getTotalLength(): number }).getTotalLength(),
         );
         return {
           kind: f.getAttribute('data-chart'),

@@ -1,0 +1,20 @@
+import type { PlannedRun } from '../config/sweep.ts';
+import type { RunProgress } from '../execute.ts';
+
+/** Parent → worker process. */
+export type ToWorker =
+  | { type: 'run'; run: PlannedRun; out: string; commit: string; threads: number }
+  /** Stop now: mark the run KILLED and exit. */
+  | { type: 'abort'; reason: string };
+
+/** Worker process → parent. */
+export type FromWorker =
+  | { type: 'progress'; runId: string; progress: RunProgress }
+  | { type: 'started'; runId: string }
+  | {
+      type: 'done';
+      runId: string;
+      status: 'FINISHED' | 'FAILED' | 'KILLED';
+      summary: Record<string, number>;
+      error?: string;
+    };

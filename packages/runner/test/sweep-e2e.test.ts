@@ -1,0 +1,252 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openRunStore, type RunRecord } from '@reptile-bench/tracking';
+import { parse } from 'csv-parse/sync';
+import { describe, expect, it } from 'vitest';
+import { planSweep } from '../src/config/sweep.ts';
+
+const bin = fileURLToPath(new URL('../bin/reptile-bench.mjs', import.meta.url));
+
+/** Tiny sine-wave runs: a few meta-iterations and episodes, enough to exercise every stage for real. */
+function tinySweep(dir: string, name: string, algorithms: string[]): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    `name: ${name}
+seeds: [0]
+defaults:
+  backend: cpu
+  dataset: { name: sine, shots: 5, train_shots: 10, query_shots: 10 }
+  model: { name: mlp, hidden: [16, 16] }
+  algorithm: { meta_iters: 6, meta_batch: 1, inner_iters: 2, inner_batch: 5, learning_rate: 0.02, optimizer: sgd, train_iters: 6, train_batch: 10 }
+  eval: { episodes: 6, eval_iters: 4, eval_batch: 5, optimizer: sgd, learning_rate: 0.02, every: 3, val_episodes: 2 }
+runs:
+  - grid:
+      algorithm.name: [${algorithms.join(', ')}]
+`,
+  );
+  return file;
+}
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function lastJson(stdout: string): {
+  ok: boolean;
+  counts: Record<string, number>;
+  runs: Array<{
+    id: string;
+    config_hash: string;
+    status: string;
+    reused: boolean;
+    metrics: Record<string, number>;
+    error?: string;
+  }>;
+} {
+  const lines = stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1] as string);
+}
+
+async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('reptile-bench sweep, end to end on sine waves', () => {
+  it('runs a tiny sweep, writes reports, reuses finished runs, and checks against a baseline', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runner-e2e-'));
+    const file = tinySweep(dir, 'tiny', ['reptile', 'sgd-pretrain']);
+    const out = join(dir, 'results');
+
+    const first = await cli(['sweep', file, '--out', out, '--json', '--progress', 'lines']);
+    expect(first.code, first.stderr).toBe(0);
+    const summary = lastJson(first.stdout);
+    expect(summary.ok).toBe(true);
+    expect(summary.counts).toEqual({ runs: 2, finished: 2, reused: 0, failed: 0, killed: 0 });
+    for (const run of summary.runs) {
+      expect(run.status).toBe('FINISHED');
+      expect(run.id).toBe(`tiny-${run.config_hash}-s0`);
+      expect(run.metrics.mse_nontransductive_n).toBe(6);
+      expect(run.metrics.mse_transductive).toBeGreaterThan(0);
+    }
+    expect(first.stderr).toMatch(/started sine\/reptile seed 0/);
+    expect(first.stderr).toMatch(/sine\/sgd-pretrain seed 0 \(tiny-[0-9a-f]{12}-s0\) FINISHED in/);
+
+    const rows = parse(readFileSync(join(out, 'tiny', 'results.csv'), 'utf8'), { columns: true }) as Array<
+      Record<string, string>
+    >;
+    expect(rows.map((r) => `${r.algorithm}:${r.status}`).sort()).toEqual([
+      'reptile:FINISHED',
+      'sgd-pretrain:FINISHED',
+    ]);
+    expect(rows[0]?.commit).toMatch(/^([0-9a-f]{40}(-dirty)?|unknown)$/);
+    expect(rows[0]?.data_checksum).toMatch(/^[0-9a-f]{64}$/);
+    const html = readFileSync(join(out, 'tiny', 'report.html'), 'utf8');
+    expect(html).toContain('data-chart="learning-curve"');
+    // Each run recorded its learning curve (every 3 of 6 iterations) and its trained initialisation.
+    const store = openRunStore(out);
+    const reptileRun = (await store.getRun(summary.runs[0]?.id as string)) as RunRecord;
+    expect(reptileRun.metrics.val_mse?.map((p) => p.step)).toEqual([3, 6]);
+    expect(reptileRun.artifacts).toContain('model.json');
+    expect(existsSync(store.artifactPath(reptileRun.meta.runId, 'model.json'))).toBe(true);
+
+    // Rerun: nothing is trained again, and the numbers are the stored ones.
+    const second = await cli(['sweep', file, '--out', out, '--json', '--progress', 'none']);
+    expect(second.code, second.stderr).toBe(0);
+    const again = lastJson(second.stdout);
+    expect(again.counts.reused).toBe(2);
+    expect(again.runs.map((r) => r.metrics)).toEqual(summary.runs.map((r) => r.metrics));
+    expect((await store.getRun(summary.runs[0]?.id as string))?.attempt).toBe(reptileRun.attempt);
+
+    // The check: a baseline from these runs passes; a baseline the runs fall short of fails.
+    const baseline = join(dir, 'baseline.json');
+    const update = await cli([
+      'check',
+      '--suite',
+      file,
+      '--out',
+      out,
+      '--baseline',
+      baseline,
+      '--update-baseline',
+      '--progress',
+      'none',
+    ]);
+    expect(update.code, update.stderr).toBe(0);
+    expect(update.stdout).toContain('baseline written');
+    const pass = await cli([
+      'check',
+      '--suite',
+      file,
+      '--out',
+      out,
+      '--baseline',
+      baseline,
+      '--progress',
+      'none',
+    ]);
+    expect(pass.code, pass.stderr).toBe(0);
+    expect(pass.stdout).toContain('check passed: 4 metric(s)');
+    const data = JSON.parse(readFileSync(baseline, 'utf8'));
+    // A baseline with half today's error and a tight tolerance: today's result is a regression.
+    data.metrics[0].value /= 2;
+    data.metrics[0].tolerance = data.metrics[0].value / 10;
+    writeFileSync(baseline, JSON.stringify(data));
+    const fail = await cli([
+      'check',
+      '--suite',
+      file,
+      '--out',
+      out,
+      '--baseline',
+      baseline,
+      '--progress',
+      'none',
+    ]);
+    expect(fail.code).toBe(1);
+    expect(fail.stdout).toMatch(/\| REGRESSED \| sine\/reptile \| mse_nontransductive \|/);
+    expect(fail.stderr).toContain('regressed against');
+  });
+
+  it('resumes after the sweep process is killed, without redoing finished runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runner-resume-'));
+    const file = tinySweep(dir, 'resume', ['reptile', 'fomaml', 'sgd-scratch']);
+    const out = join(dir, 'results');
+    const [firstRun, secondRun, thirdRun] = planSweep(file).runs.map((r) => r.runId) as [
+      string,
+      string,
+      string,
+    ];
+    const store = openRunStore(out);
+
+    const sweep: ChildProcess = spawn(
+      process.execPath,
+      [bin, 'sweep', file, '--out', out, '--progress', 'none'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    // Kill the sweep (SIGKILL: no cleanup) once the first run has finished and the second is under way.
+    const finished = await waitFor(
+      'the first run to finish and the second to start',
+      async () => {
+        const a = await store.getRun(firstRun);
+        const b = await store.getRun(secondRun);
+        return a?.status === 'FINISHED' && b?.status === 'RUNNING' ? a : undefined;
+      },
+      60_000,
+    );
+    sweep.kill('SIGKILL');
+    // Its worker notices the sweep is gone and records the run it was doing as KILLED.
+    const killed = await waitFor(
+      'the interrupted run to be marked',
+      async () => {
+        const b = await store.getRun(secondRun);
+        return b?.status === 'KILLED' ? b : undefined;
+      },
+      20_000,
+    );
+    expect(killed.error).toMatch(/went away|exited/);
+    expect(await store.getRun(thirdRun)).toBeUndefined();
+
+    const resumed = await cli(['sweep', file, '--out', out, '--json', '--progress', 'lines']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const summary = lastJson(resumed.stdout);
+    expect(summary.counts).toEqual({ runs: 3, finished: 3, reused: 1, failed: 0, killed: 0 });
+    expect(summary.runs.map((r) => [r.id, r.reused])).toEqual([
+      [firstRun, true],
+      [secondRun, false],
+      [thirdRun, false],
+    ]);
+    // The finished run kept its record (same attempt); the killed one was replaced by a new, finished attempt.
+    const first = (await store.getRun(firstRun)) as RunRecord;
+    expect(first.attempt).toBe(finished.attempt);
+    expect(first.startTime).toBe(finished.startTime);
+    const second = (await store.getRun(secondRun)) as RunRecord;
+    expect(second.status).toBe('FINISHED');
+    expect(second.attempt).not.toBe(killed.attempt);
+  });
+
+  it('exits non-zero with a summary when a run fails', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runner-fail-'));
+    const file = tinySweep(dir, 'failing', ['sgd-scratch']);
+    // The tensorflow backend is not installed here: the run fails with that package's message.
+    const result = await cli([
+      'sweep',
+      file,
+      '--out',
+      join(dir, 'results'),
+      '--set',
+      'backend=tensorflow',
+      '--json',
+      '--progress',
+      'none',
+    ]);
+    expect(result.code).toBe(1);
+    const summary = lastJson(result.stdout);
+    expect(summary.ok).toBe(false);
+    expect(summary.runs[0]).toMatchObject({ status: 'FAILED' });
+    expect(summary.runs[0]?.error).toMatch(/tfjs-node/);
+    expect(result.stderr).toMatch(/FAILED failing-[0-9a-f]{12}-s0 \(sine\/sgd-scratch seed 0\): .*tfjs-node/);
+    expect(result.stderr).toContain('1 run(s) did not finish; rerun the same command to retry them');
+  });
+});
