@@ -7,6 +7,7 @@ export { defaultCacheDir, findRepoRoot } from './files.ts';
 export { decodeImage, type Raster, type ResizeFilter, resize, rotateInto, toGray, toRgb } from './image.ts';
 export {
   countAlphabets,
+  defaultSharedDir,
   type LoadOmniglotOptions,
   loadOmniglot,
   OMNIGLOT_ARCHIVES,

@@ -83,6 +83,10 @@ export interface LoadOmniglotOptions {
   dir?: string;
   /** Where decoded data and downloaded archives are kept (default $REPTILE_BENCH_CACHE or `<repo>/.cache/datasets`). */
   cacheDir?: string;
+  /**
+   * The project's shared copy, searched after the cache (default `<repo>/../shared/data/omniglot`); false skips it.
+   */
+  sharedDir?: string | false;
   /** Where to download missing archives from (default $OMNIGLOT_BASE_URL or the official location). */
   baseUrl?: string;
   /** Download when no local copy is found (default true). */
@@ -121,6 +125,12 @@ function missingArchivesError(dir: string, how: string): Error {
   );
 }
 
+/** `<repo>/../shared/data/omniglot`, where the project keeps a copy of the archives beside the checkout. */
+export function defaultSharedDir(): string | undefined {
+  const root = findRepoRoot();
+  return root ? resolve(root, '..', 'shared', 'data', 'omniglot') : undefined;
+}
+
 /** The archives' folder, downloading missing ones into the cache when no local copy exists. */
 async function locateArchives(
   o: LoadOmniglotOptions,
@@ -140,12 +150,12 @@ async function locateArchives(
   }
   const cached = join(cacheDir, 'omniglot', 'archives');
   if (hasArchives(cached)) return { dir: cached, source: 'cache' };
-  const root = findRepoRoot();
-  const shared = root ? join(root, '..', 'shared', 'data', 'omniglot') : undefined;
-  if (shared && hasArchives(shared)) return { dir: resolve(shared), source: 'shared' };
+  const sharedSetting = o.sharedDir === false ? undefined : (o.sharedDir ?? defaultSharedDir());
+  const shared = sharedSetting === undefined ? undefined : resolve(sharedSetting);
+  if (shared && hasArchives(shared)) return { dir: shared, source: 'shared' };
   if (o.download === false)
     throw new Error(
-      `Omniglot: no archives found (looked in ${cached}${shared ? ` and ${resolve(shared)}` : ''}) and downloading is ` +
+      `Omniglot: no archives found (looked in ${cached}${shared ? ` and ${shared}` : ''}) and downloading is ` +
         'off; set OMNIGLOT_DIR or pass dir to a folder with images_background.zip and images_evaluation.zip, or allow the download',
     );
   const baseUrl = (o.baseUrl ?? process.env.OMNIGLOT_BASE_URL ?? OMNIGLOT_BASE_URL).replace(/\/+$/, '');
