@@ -269,7 +269,7 @@ class RunDelivery {
         ),
       );
       entry.paramsDelivered = true;
-      this.delivered += params.length + tags.length;
+      this.delivered += 1;
       await this.save(entry);
     }
 

@@ -2,7 +2,7 @@
 // (option or MLFLOW_TRACKING_URI) it is also queued in the outbox and delivered in the background. Delivery
 // never fails or blocks a run: while MLflow is unreachable events simply wait for `sync`, or the next tracker.
 import { createMlflowClient, type MlflowClient } from './mlflow/client.ts';
-import { deliverOutbox, deliverRun, enqueueRun, listOutbox } from './outbox.ts';
+import { type DeliverOptions, deliverOutbox, deliverRun, enqueueRun, listOutbox } from './outbox.ts';
 import { listRunIds, openRunStore, readRunHeader } from './store.ts';
 import type { RunWriter, SyncReport, Tracker } from './types.ts';
 
@@ -154,7 +154,10 @@ export interface SyncOptions {
   mlflowUri: string;
   /** Also queue the store's runs that were recorded without MLflow (to experiment = their sweep). */
   all?: boolean;
+  /** Retries per delivery step (default 5), with exponential backoff between `minBackoffMs` and `maxBackoffMs`. */
   retries?: number;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
   client?: MlflowClient;
 }
 
@@ -170,5 +173,8 @@ export async function syncOutbox(options: SyncOptions): Promise<SyncReport> {
       if (header !== undefined) await enqueueRun(store.dir, runId, header.meta.sweep);
     }
   }
-  return deliverOutbox(client, store.dir, { retries: options.retries ?? 5 });
+  const delivery: DeliverOptions = { retries: options.retries ?? 5 };
+  if (options.minBackoffMs !== undefined) delivery.minBackoffMs = options.minBackoffMs;
+  if (options.maxBackoffMs !== undefined) delivery.maxBackoffMs = options.maxBackoffMs;
+  return deliverOutbox(client, store.dir, delivery);
 }

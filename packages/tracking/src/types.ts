@@ -76,7 +76,10 @@ export interface RunStore {
 
 /** Outcome of delivering the outbox to MLflow. */
 export interface SyncReport {
-  /** Events (metric points, tags, artifacts, params batches, status updates) delivered by this call. */
+  /**
+   * Events delivered by this call: each metric point, tag, artifact and summary value, plus one for a run's
+   * params (with its initial tags and config) and one for its final status.
+   */
   delivered: number;
   /** Events still waiting after this call (the server was unreachable or failing). */
   pending: number;

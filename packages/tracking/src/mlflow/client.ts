@@ -523,33 +523,52 @@ function validateBatch(batch: MlflowBatch): WireBatch {
   return { metrics, params: [...new Map(params.map((p) => [p.key, p])).values()], tags };
 }
 
-/** Splits a batch to MLflow's per-request limits on counts and on request size. */
+/**
+ * Splits a batch into as few requests as MLflow's limits allow: each request takes up to 100 of the remaining
+ * params and 100 of the remaining tags, then fills up with metrics to 1000 entities or the request size cap.
+ */
 export function splitBatch(batch: WireBatch): WireBatch[] {
   const chunks: WireBatch[] = [];
-  let current: WireBatch = { metrics: [], params: [], tags: [] };
-  let bytes = 100;
-  const flush = (): void => {
-    if (current.metrics.length + current.params.length + current.tags.length > 0) chunks.push(current);
-    current = { metrics: [], params: [], tags: [] };
-    bytes = 100;
-  };
-  const add = <K extends keyof WireBatch>(kind: K, item: WireBatch[K][number], limit: number): void => {
-    const size = Buffer.byteLength(JSON.stringify(item)) + 1;
-    const total = current.metrics.length + current.params.length + current.tags.length;
-    if (
-      current[kind].length >= limit ||
-      total >= MLFLOW_LIMITS.maxEntitiesPerBatch ||
-      bytes + size > MLFLOW_LIMITS.maxBatchRequestBytes * 0.9
+  const byteCap = MLFLOW_LIMITS.maxBatchRequestBytes * 0.9;
+  const sizeOf = (item: unknown): number => Buffer.byteLength(JSON.stringify(item)) + 1;
+  let p = 0;
+  let t = 0;
+  let m = 0;
+  while (p < batch.params.length || t < batch.tags.length || m < batch.metrics.length) {
+    const chunk: WireBatch = { metrics: [], params: [], tags: [] };
+    let bytes = 100;
+    let entities = 0;
+    const fits = (item: unknown): boolean => {
+      const size = sizeOf(item);
+      if (entities > 0 && (entities >= MLFLOW_LIMITS.maxEntitiesPerBatch || bytes + size > byteCap))
+        return false;
+      bytes += size;
+      entities += 1;
+      return true;
+    };
+    while (
+      p < batch.params.length &&
+      chunk.params.length < MLFLOW_LIMITS.maxParamsPerBatch &&
+      fits(batch.params[p])
     ) {
-      flush();
+      chunk.params.push(batch.params[p++]!);
     }
-    (current[kind] as Array<WireBatch[K][number]>).push(item);
-    bytes += size;
-  };
-  for (const param of batch.params) add('params', param, MLFLOW_LIMITS.maxParamsPerBatch);
-  for (const tag of batch.tags) add('tags', tag, MLFLOW_LIMITS.maxTagsPerBatch);
-  for (const metric of batch.metrics) add('metrics', metric, MLFLOW_LIMITS.maxMetricsPerBatch);
-  flush();
+    while (
+      t < batch.tags.length &&
+      chunk.tags.length < MLFLOW_LIMITS.maxTagsPerBatch &&
+      fits(batch.tags[t])
+    ) {
+      chunk.tags.push(batch.tags[t++]!);
+    }
+    while (
+      m < batch.metrics.length &&
+      chunk.metrics.length < MLFLOW_LIMITS.maxMetricsPerBatch &&
+      fits(batch.metrics[m])
+    ) {
+      chunk.metrics.push(batch.metrics[m++]!);
+    }
+    chunks.push(chunk);
+  }
   return chunks;
 }
 

@@ -1,0 +1,247 @@
+// Fault tests of the MLflow mirror: every scenario ends with exactly the local store's points in MLflow.
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createMlflowClient,
+  createTracker,
+  MLFLOW_TAGS,
+  type MlflowClient,
+  type MlflowServer,
+  type RunRecord,
+  type RunStore,
+  startMlflowServer,
+  syncOutbox,
+  type Tracker,
+} from '../src/index.ts';
+import { startFaultProxy } from './fault-proxy.ts';
+import { meta, tempDir } from './helpers.ts';
+
+let scratch: { path: string; remove: () => Promise<void> };
+let port: number;
+let uri: string;
+let mlflowDir: string;
+let server: MlflowServer | undefined;
+let client: MlflowClient;
+
+beforeAll(async () => {
+  scratch = await tempDir('outbox');
+  port = await freePort();
+  uri = `http://127.0.0.1:${port}`;
+  mlflowDir = join(scratch.path, 'mlflow');
+  client = createMlflowClient({ trackingUri: uri });
+});
+afterAll(async () => {
+  await server?.stop();
+  await scratch?.remove();
+});
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Records a run the way a sweep does: metrics every step, a tag, an artifact, a summary. */
+async function recordRun(
+  tracker: Tracker,
+  runId: string,
+  steps: number,
+  during?: (step: number) => Promise<void>,
+): Promise<void> {
+  const writer = await tracker.startRun(meta(runId, { sweep: 'fault-sweep', tags: { suite: 'faults' } }));
+  for (let step = 0; step < steps; step++) {
+    writer.logMetrics({ 'train/loss': 1 / (step + 1), 'eval/accuracy': step / steps }, step);
+    if (step % 100 === 99) {
+      await pause(2); // a training loop yields now and then; background delivery runs then
+      await during?.(step);
+    }
+  }
+  writer.setTag('phase', 'done');
+  await writer.addArtifact('report.md', `# ${runId}\n`);
+  await writer.finish('FINISHED', { accuracy: 0.875 });
+}
+
+/** The server of this file, started again if an earlier test left it dead. */
+async function ensureServer(): Promise<void> {
+  const healthy = await fetch(`${uri}/health`).then(
+    (response) => response.ok,
+    () => false,
+  );
+  if (!healthy) server = await startMlflowServer({ dir: mlflowDir, port });
+}
+
+async function remoteRun(runId: string) {
+  const experiment = await client.getExperimentByName('fault-sweep');
+  if (experiment === undefined) return undefined;
+  const runs = await client.searchAllRuns({
+    experimentIds: [experiment.experimentId],
+    filter: `tags."${MLFLOW_TAGS.runId}" = '${runId}'`,
+  });
+  return runs[0];
+}
+
+async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await pause(50);
+  }
+}
+
+/** Asserts MLflow holds exactly the run's local points, params, tags, artifacts and status. */
+async function expectMirrored(store: RunStore, runId: string): Promise<void> {
+  const local = (await store.getRun(runId)) as RunRecord;
+  const experiment = await client.getExperimentByName('fault-sweep');
+  const found = await client.searchAllRuns({
+    experimentIds: [experiment!.experimentId],
+    filter: `tags."${MLFLOW_TAGS.runId}" = '${runId}'`,
+  });
+  expect(found, `one active MLflow run for ${runId}`).toHaveLength(1);
+  const remote = found[0]!;
+  expect(remote.info.status).toBe('FINISHED');
+  expect(remote.info.endTime).toBe(local.endTime);
+  expect(remote.info.runName).toBe(local.meta.name);
+  expect(remote.params).toEqual({ algorithm: 'reptile', innerSteps: '5', transductive: 'false' });
+  expect(remote.tags).toMatchObject({ suite: 'faults', phase: 'done', [MLFLOW_TAGS.attempt]: local.attempt });
+  for (const [key, points] of Object.entries(local.metrics)) {
+    const history = await client.getMetricHistory(remote.info.runId, key);
+    history.sort((a, b) => a.step - b.step);
+    expect(history.length, `points of ${key} in ${runId}`).toBe(points.length);
+    expect(history.map(({ step, value, timestamp }) => ({ step, value, timestamp }))).toEqual(points);
+  }
+  expect(await client.getMetricHistory(remote.info.runId, 'summary/accuracy')).toHaveLength(1);
+  const artifacts = (await client.listArtifacts(remote.info.runId)).map((a) => a.path);
+  expect(artifacts.sort()).toEqual(['config.json', 'report.md']);
+}
+
+/** Events a finished run of `steps` steps stands for: params batch, points, tag, artifact, summary, status. */
+const eventsOf = (steps: number) => 1 + 2 * steps + 1 + 1 + 1 + 1;
+
+describe('mirroring runs to MLflow through the outbox', () => {
+  it('keeps everything while no server runs and delivers it exactly once when one starts', async () => {
+    const dir = join(scratch.path, 'not-started');
+    const tracker = createTracker({ dir, mlflowUri: uri, flushIntervalMs: 20, retries: 1 });
+    await recordRun(tracker, 'down-a', 1200);
+    await recordRun(tracker, 'down-b', 300);
+    await tracker.close();
+    const waiting = await syncOutbox({ dir, mlflowUri: uri, retries: 0 });
+    expect(waiting).toMatchObject({ delivered: 0, pending: eventsOf(1200) + eventsOf(300), runs: 2 });
+    expect(waiting.errors[0]).toMatch(/could not be reached/);
+
+    server = await startMlflowServer({ dir: mlflowDir, port });
+    const report = await syncOutbox({ dir, mlflowUri: uri });
+    expect(report).toMatchObject({
+      delivered: eventsOf(1200) + eventsOf(300),
+      pending: 0,
+      runs: 2,
+      errors: [],
+    });
+    await expectMirrored(tracker.store, 'down-a');
+    await expectMirrored(tracker.store, 'down-b');
+    // Delivered is delivered: syncing again sends nothing.
+    expect(await syncOutbox({ dir, mlflowUri: uri })).toEqual({
+      delivered: 0,
+      pending: 0,
+      runs: 0,
+      errors: [],
+    });
+    await expectMirrored(tracker.store, 'down-a');
+  });
+
+  it('survives the server being killed mid-run and restarted; the next sweep delivers the rest', async () => {
+    await ensureServer();
+    const dir = join(scratch.path, 'killed');
+    const tracker = createTracker({ dir, mlflowUri: uri, flushIntervalMs: 10, retries: 1 });
+    let killedAt = -1;
+    await recordRun(tracker, 'killed-a', 2500, async (step) => {
+      if (step === 999) {
+        // Kill the server once the background delivery has put part of the run into MLflow.
+        await waitUntil(
+          async () => Number((await remoteRun('killed-a'))?.tags[MLFLOW_TAGS.syncedOffset] ?? 0) > 0,
+        );
+        server!.kill();
+        killedAt = step;
+      }
+    });
+    await recordRun(tracker, 'killed-b', 200);
+    await tracker.close();
+    expect(killedAt).toBe(999);
+    const waiting = await syncOutbox({ dir, mlflowUri: uri, retries: 0 });
+    // Part of killed-a reached MLflow before the kill; the rest waits.
+    expect(waiting.pending).toBeGreaterThan(eventsOf(200));
+    expect(waiting.pending).toBeLessThan(eventsOf(2500) + eventsOf(200));
+
+    server = await startMlflowServer({ dir: mlflowDir, port });
+    // The next sweep's tracker picks up what the previous one left in the outbox.
+    const next = createTracker({ dir, mlflowUri: uri, flushIntervalMs: 10 });
+    await recordRun(next, 'next-sweep', 50);
+    await next.close();
+    expect(await syncOutbox({ dir, mlflowUri: uri })).toMatchObject({ pending: 0, errors: [] });
+    for (const runId of ['killed-a', 'killed-b', 'next-sweep']) await expectMirrored(tracker.store, runId);
+  });
+
+  it('delivers exactly once through a proxy answering 500 and 429 for a while, even for batches that landed', async () => {
+    await ensureServer();
+    let failuresBefore = 6;
+    let landedButFailed = 2;
+    let halfLanded = 2;
+    const proxy = await startFaultProxy(uri, ({ path, body }) => {
+      if (failuresBefore > 0) {
+        failuresBefore -= 1;
+        return { status: failuresBefore % 2 === 0 ? 429 : 503, forward: false };
+      }
+      const metricBatch = path.startsWith('/api/2.0/mlflow/runs/log-batch') && Array.isArray(body?.metrics);
+      if (metricBatch && (body!.metrics as unknown[]).length > 0) {
+        if (landedButFailed > 0) {
+          // MLflow applies the whole batch, the client hears a failure.
+          landedButFailed -= 1;
+          return { status: 500, forward: true };
+        }
+        if (halfLanded > 0) {
+          // As if MLflow stopped between storing the metrics and the tags: the offset tag is lost.
+          halfLanded -= 1;
+          return {
+            status: 502,
+            forward: true,
+            rewrite: (batch) => ({
+              ...batch,
+              tags: (batch.tags as Array<{ key: string }>).filter(
+                (tag) => tag.key !== MLFLOW_TAGS.syncedOffset,
+              ),
+            }),
+          };
+        }
+      }
+      return 'pass';
+    });
+    const dir = join(scratch.path, 'proxied');
+    const tracker = createTracker({ dir, mlflowUri: proxy.uri, flushIntervalMs: 10_000, retries: 0 });
+    await recordRun(tracker, 'proxied-a', 2000);
+    await tracker.close();
+    const report = await syncOutbox({
+      dir,
+      mlflowUri: proxy.uri,
+      retries: 8,
+      minBackoffMs: 5,
+      maxBackoffMs: 40,
+    });
+    expect(report).toMatchObject({ pending: 0, errors: [] });
+    expect(failuresBefore + landedButFailed + halfLanded).toBe(0);
+    await expectMirrored(tracker.store, 'proxied-a');
+    // No point was ever sent twice to MLflow: MLflow's own duplicate filtering was never needed.
+    expect(Object.fromEntries(proxy.landed)).toEqual({
+      'train/loss': 2000,
+      'eval/accuracy': 2000,
+      'summary/accuracy': 1,
+    });
+    await proxy.close();
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
