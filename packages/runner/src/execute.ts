@@ -32,6 +32,7 @@ import {
   validationKey,
   validationSecondsKey,
 } from './records.ts';
+import { trainingIterations } from './training.ts';
 
 /** The data a run trains and tests on. */
 export interface RunData {
@@ -100,13 +101,6 @@ export function createLearner(a: AlgorithmConfig): Learner {
       return maml(options);
     }
   }
-}
-
-/** How many meta-training iterations a run performs (0 for SGD from scratch), for progress and rates. */
-export function trainingIterations(a: AlgorithmConfig): number {
-  if ('meta_iters' in a) return a.meta_iters;
-  if ('train_iters' in a) return a.train_iters;
-  return 0;
 }
 
 export function evaluationOptions(

@@ -13,7 +13,7 @@ import { storedRunsOf, suiteFile, summaryText, sweepAndReport } from '../flow.ts
 import { createProgress, type ProgressMode } from '../progress.ts';
 import { summarizeConfigs } from '../report/aggregate.ts';
 import { writeFileAtomic } from '../report/write.ts';
-import { positiveInt, progressMode } from './options.ts';
+import { progressMode, workerCount } from './options.ts';
 
 interface CheckOptions {
   suite: string;
@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'folder for the run store and reports', 'results')
     .option('--baseline <file>', 'baseline file (default: <out>/baselines/<suite>.json)')
     .option('--update-baseline', 'write the current results as the new baseline (a deliberate change)')
-    .option('--workers <n>', 'runs executed at once', positiveInt('--workers'), 1)
+    .option('--workers <n|auto>', 'runs executed at once (auto: one per CPU core)', workerCount, 1)
     .option('--json', 'print the comparison as one JSON line on stdout')
     .option('--progress <mode>', 'auto, bars, lines or none', progressMode, 'auto')
     .action(async function (this: Command, opts: CheckOptions) {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { InvalidArgumentError } from 'commander';
 import { type Override, parseOverride } from '../config/sweep.ts';
 import type { ProgressMode } from '../progress.ts';
@@ -25,4 +26,10 @@ export function progressMode(value: string): ProgressMode {
   if (!(progressModes as string[]).includes(value))
     throw new InvalidArgumentError(`--progress must be one of ${progressModes.join(', ')}, got "${value}"`);
   return value as ProgressMode;
+}
+
+/** `--workers`: a count, or `auto` for one per CPU core (each worker process computes on one core). */
+export function workerCount(value: string): number {
+  if (value === 'auto') return availableParallelism();
+  return positiveInt('--workers')(value);
 }

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { type Override, planSweeps, type SweepPlan } from '../config/sweep.ts';
-import { estimateCost } from '../cost.ts';
 import { summaryJson, summaryText, sweepAndReport } from '../flow.ts';
 import { createProgress, type ProgressMode } from '../progress.ts';
 import { markdownTable } from '../report/markdown.ts';
-import { collectOverride, positiveInt, progressMode } from './options.ts';
+import { trainingIterations } from '../training.ts';
+import { collectOverride, progressMode, workerCount } from './options.ts';
 
 export interface SweepCommandOptions {
   out: string;
@@ -29,9 +29,10 @@ export function planText(plans: SweepPlan[]): string {
         r.name,
         String(r.seed),
         r.config.backend,
-        String(Math.round(estimateCost(r.config).total)),
+        String(trainingIterations(r.config.algorithm)),
+        String(r.config.eval.episodes),
       ]);
-      return `${header}\n${markdownTable({ headers: ['run id', 'name', 'seed', 'backend', 'est. cost'], rows })}`;
+      return `${header}\n${markdownTable({ headers: ['run id', 'name', 'seed', 'backend', 'meta-iters', 'test episodes'], rows })}`;
     })
     .join('\n\n');
 }
@@ -79,9 +80,9 @@ export function register(program: Command): void {
     .argument('<files...>', 'sweep files, e.g. experiments/bench.yaml')
     .option('--out <dir>', 'folder for the run store (runs/) and the reports (<sweep>/)', 'results')
     .option(
-      '--workers <n>',
-      'runs executed at once, each in its own process (2 cores: 2 at most)',
-      positiveInt('--workers'),
+      '--workers <n|auto>',
+      'runs executed at once, each in its own process; auto: one per CPU core (more than the cores gains nothing)',
+      workerCount,
       1,
     )
     .option(
