@@ -6,6 +6,15 @@ export { classSetFromImages, type FewShotOptions, fewShotSampler } from './few-s
 export { defaultCacheDir, findRepoRoot } from './files.ts';
 export { decodeImage, type Raster, type ResizeFilter, resize, rotateInto, toGray, toRgb } from './image.ts';
 export {
+  type LoadMiniImageNetOptions,
+  loadMiniImageNet,
+  MINI_IMAGENET_SPLITS,
+  type MiniImageNet,
+  type MiniImageNetClass,
+  type MiniImageNetClassSet,
+  type MiniImageNetSplit,
+} from './mini-imagenet.ts';
+export {
   countAlphabets,
   defaultSharedDir,
   type LoadOmniglotOptions,

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -6,8 +5,9 @@ import { hashValue } from '@reptile-bench/core';
 import { Presets, SingleBar } from 'cli-progress';
 import { unzipSync } from 'fflate';
 import { downloadVerified, type ExpectedFile } from './download.ts';
-import { defaultCacheDir, findRepoRoot, sha256Hex, writeFileAtomic } from './files.ts';
+import { defaultCacheDir, findRepoRoot, sha256Hex } from './files.ts';
 import { decodePng, type ResizeFilter, resize, toGray } from './image.ts';
+import { type PixelCacheHeader, readPixelCache, writePixelCache } from './pixel-cache.ts';
 
 export const OMNIGLOT_ARCHIVES = ['images_background.zip', 'images_evaluation.zip'] as const;
 export type OmniglotArchive = (typeof OMNIGLOT_ARCHIVES)[number];
@@ -102,12 +102,11 @@ export interface LoadOmniglotOptions {
 }
 
 const CACHE_MAGIC = 'RBOMNIG1';
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2;
 
-interface CacheHeader {
+interface CacheHeader extends PixelCacheHeader {
   format: number;
   sha256: Record<string, string>;
-  contentSha256: string;
   imageSize: [number, number];
   filter: ResizeFilter;
   characters: OmniglotCharacter[];
@@ -237,51 +236,28 @@ function decodeCharacterImage(
   for (let i = 0; i < small.length; i++) out[offset + i] = Math.round((1 - (small[i] as number)) * 255);
 }
 
-function contentHash(characters: OmniglotCharacter[], images: Uint8Array): string {
-  return createHash('sha256')
-    .update(
-      hashValue(characters.map(({ alphabet, character, set, count }) => [set, alphabet, character, count])),
-    )
-    .update(images)
-    .digest('hex');
+/** Names the decoded content independently of how the archives encode it: characters in order + pixels. */
+function contentHash(characters: OmniglotCharacter[], pixelsSha256: string): string {
+  return hashValue({
+    characters: characters.map(({ alphabet, character, set, count }) => [set, alphabet, character, count]),
+    pixelsSha256,
+  });
 }
 
-function encodeCache(header: CacheHeader, images: Uint8Array): Uint8Array[] {
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const prefix = Buffer.alloc(12);
-  prefix.write(CACHE_MAGIC, 0, 'latin1');
-  prefix.writeUInt32LE(json.length, 8);
-  return [prefix, json, images];
-}
-
-/** The cached data, or undefined when the file is missing, from another format, or damaged. */
-async function readCache(path: string, expectedSha: Record<string, string>): Promise<Omniglot | undefined> {
-  let buf: Buffer;
-  try {
-    buf = await readFile(path);
-  } catch {
-    return undefined;
-  }
-  if (buf.length < 12 || buf.toString('latin1', 0, 8) !== CACHE_MAGIC) return undefined;
-  const jsonLength = buf.readUInt32LE(8);
-  if (12 + jsonLength > buf.length) return undefined;
-  let header: CacheHeader;
-  try {
-    header = JSON.parse(buf.toString('utf8', 12, 12 + jsonLength)) as CacheHeader;
-  } catch {
-    return undefined;
-  }
-  if (header.format !== CACHE_FORMAT || hashValue(header.sha256) !== hashValue(expectedSha)) return undefined;
+/** The cached data, or undefined when there is none for these archives and settings, or it is damaged. */
+async function readCache(path: string, sha256: Record<string, string>): Promise<Omniglot | undefined> {
+  const cached = await readPixelCache<CacheHeader>(path, CACHE_MAGIC);
+  if (!cached) return undefined;
+  const { header, pixels } = cached;
+  if (header.format !== CACHE_FORMAT || hashValue(header.sha256) !== hashValue(sha256)) return undefined;
   const [h, w] = header.imageSize;
   const total = header.characters.reduce((n, c) => n + c.count, 0);
-  const images = new Uint8Array(buf.buffer, buf.byteOffset + 12 + jsonLength, buf.length - 12 - jsonLength);
-  if (images.length !== total * h * w) return undefined;
-  if (contentHash(header.characters, images) !== header.contentSha256) return undefined;
+  if (pixels.length !== total * h * w) return undefined;
   return {
-    images,
+    images: pixels,
     characters: header.characters,
     sha256: header.sha256,
-    contentSha256: header.contentSha256,
+    contentSha256: contentHash(header.characters, header.pixelsSha256),
     imageSize: header.imageSize,
     filter: header.filter,
     source: 'cache',
@@ -362,20 +338,23 @@ export async function loadOmniglot(o: LoadOmniglotOptions = {}): Promise<Omniglo
   } finally {
     bar?.stop();
   }
-  const header: CacheHeader = {
-    format: CACHE_FORMAT,
-    sha256,
-    contentSha256: contentHash(characters, images),
-    imageSize: [size, size],
-    filter,
-    characters,
-  };
-  await writeFileAtomic(cacheFile, encodeCache(header, images));
+  const { pixelsSha256 } = await writePixelCache(
+    cacheFile,
+    CACHE_MAGIC,
+    {
+      format: CACHE_FORMAT,
+      sha256,
+      imageSize: [size, size],
+      filter,
+      characters,
+    },
+    images,
+  );
   return {
     images,
     characters,
     sha256,
-    contentSha256: header.contentSha256,
+    contentSha256: contentHash(characters, pixelsSha256),
     imageSize: [size, size],
     filter,
     source,
