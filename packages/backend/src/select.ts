@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount, version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerTrainingKernels } from './kernels/register.ts';
+import { prepareSimdKernels } from './kernels/simd/runtime.ts';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow';
 export const backendNames: readonly BackendName[] = ['wasm', 'cpu', 'tensorflow'];
@@ -49,6 +50,7 @@ async function selectBackend(name: BackendName): Promise<BackendInfo> {
   const coreVersion = tf.version_core;
   registerTrainingKernels();
   if (name === 'tensorflow') return selectTensorflow(coreVersion);
+  if (name === 'wasm') await prepareSimdKernels();
   if (!(await tf.setBackend(name))) throw new Error(`backend ${name}: tfjs could not initialise it`);
   await tf.ready();
   if (name === 'cpu') {

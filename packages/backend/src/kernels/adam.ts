@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { simdKernels } from './simd/runtime.ts';
 import { type TypedKernel, typedKernelConfigs } from './typed-kernel.ts';
 
 /**
@@ -25,6 +26,20 @@ const kernel: TypedKernel<AdamUpdateAttrs> = {
     for (let group = 0; group < groups; group++)
       for (let i = 0; i < count; i++) shapes.push(inputs[`p${i}`]?.shape ?? []);
     return shapes;
+  },
+  wasm({ backend, inputs, outputs, attrs: { count, stepSize, beta1, beta2, epsilon } }) {
+    const simd = simdKernels(backend);
+    if (simd === undefined) return false;
+    for (let i = 0; i < count; i++) {
+      const p = inputs[`p${i}`] as { address: number; shape: number[] };
+      const size = p.shape.reduce((a, d) => a * d, 1);
+      const m = beta1 > 0 ? (inputs[`m${i}`]?.address ?? 0) : 0;
+      const mOut = beta1 > 0 ? (outputs[2 * count + i]?.address ?? 0) : 0;
+      // biome-ignore format: one argument per kernel parameter
+      simd.adam(p.address, inputs[`g${i}`]?.address ?? 0, inputs[`v${i}`]?.address ?? 0, m, size, stepSize, beta1,
+        beta2, epsilon, outputs[i]?.address ?? 0, outputs[count + i]?.address ?? 0, mOut);
+    }
+    return true;
   },
   compute(inputs, outputs, _shapes, { count, stepSize, beta1, beta2, epsilon }) {
     for (let i = 0; i < count; i++) {

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { simdKernels } from './simd/runtime.ts';
 import { type TypedKernel, typedKernelConfigs } from './typed-kernel.ts';
+import { allocScratch, freeScratch } from './wasm-access.ts';
 
 /**
  * Batch norm with batch statistics, fused with the conv bias before it and the ReLU after it:
@@ -19,6 +21,30 @@ export interface BatchNormReluAttrs {
 
 const forward: TypedKernel<BatchNormReluAttrs> = {
   name: batchNormReluName,
+  wasm({ backend, inputs: { x, gamma, beta }, outputs: [y, stats], attrs: { epsilon, relu } }) {
+    const simd = simdKernels(backend);
+    const c = gamma?.shape[0] ?? 0;
+    if (simd === undefined || c % 4 !== 0 || !x || !gamma || !beta || !y || !stats) return false;
+    const m = x.shape.reduce((p, d) => p * d, 1) / c;
+    const scratch = allocScratch(backend, 2 * c);
+    try {
+      simd.bn_forward(
+        x.address,
+        m,
+        c,
+        gamma.address,
+        beta.address,
+        epsilon,
+        relu ? 1 : 0,
+        y.address,
+        stats.address,
+        scratch.index << 2,
+      );
+    } finally {
+      freeScratch(backend, scratch);
+    }
+    return true;
+  },
   outputShapes: ({ x, gamma }) => [x?.shape ?? [], [2, gamma?.shape[0] ?? 0]],
   // The bias is an input only for its gradient: x + bias − mean(x + bias) = x − mean(x), so it never reaches y.
   compute({ x, gamma, beta }, [y, stats], _shapes, { epsilon, relu }) {
@@ -59,6 +85,39 @@ const forward: TypedKernel<BatchNormReluAttrs> = {
 
 const backward: TypedKernel<{ relu: boolean }> = {
   name: batchNormReluGradName,
+  wasm({
+    backend,
+    inputs: { dy, x, gamma, y, stats },
+    outputs: [dx, dbias, dgamma, dbeta],
+    attrs: { relu },
+  }) {
+    const simd = simdKernels(backend);
+    const c = gamma?.shape[0] ?? 0;
+    if (
+      simd === undefined ||
+      c % 4 !== 0 ||
+      !dy ||
+      !x ||
+      !gamma ||
+      !y ||
+      !stats ||
+      !dx ||
+      !dbias ||
+      !dgamma ||
+      !dbeta
+    )
+      return false;
+    const m = x.shape.reduce((p, d) => p * d, 1) / c;
+    const scratch = allocScratch(backend, 3 * c);
+    try {
+      // biome-ignore format: one argument per kernel parameter
+      simd.bn_backward(dy.address, x.address, y.address, m, c, gamma.address, stats.address, relu ? 1 : 0,
+        dx.address, dbias.address, dgamma.address, dbeta.address, scratch.index << 2);
+    } finally {
+      freeScratch(backend, scratch);
+    }
+    return true;
+  },
   outputShapes: ({ x, gamma }) => {
     const c = gamma?.shape[0] ?? 0;
     return [x?.shape ?? [], [c], [c], [c]];

@@ -10,7 +10,8 @@ import {
 } from '@tensorflow/tfjs-core';
 import { adamUpdateKernels } from './adam.ts';
 import { batchNormReluGradient, batchNormReluKernels } from './batch-norm.ts';
-import { wasmConvGradientKernels } from './conv2d-backprop.ts';
+import { wasmConvKernels } from './conv2d.ts';
+import { wasmIdentityKernel } from './identity.ts';
 import { softmaxCrossEntropyGradient, softmaxCrossEntropyKernels } from './softmax-cross-entropy.ts';
 
 let registered = false;
@@ -35,7 +36,8 @@ export function registerTrainingKernels(): void {
   if (registered) return;
   registered = true;
   for (const config of [
-    ...wasmConvGradientKernels,
+    ...wasmConvKernels,
+    wasmIdentityKernel,
     ...batchNormReluKernels,
     ...softmaxCrossEntropyKernels,
     ...adamUpdateKernels,

@@ -1,5 +1,5 @@
 import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { asWasmBackend } from './wasm-access.ts';
+import { asWasmBackend, type WasmBackend } from './wasm-access.ts';
 
 export type HostArray = Float32Array | Int32Array;
 
@@ -10,6 +10,11 @@ export type HostArray = Float32Array | Int32Array;
  */
 export interface TypedKernel<A extends object> {
   name: string;
+  /**
+   * Optional wasm-native path (SIMD kernels on tensor addresses); returns false to fall back to `compute`.
+   * Called after the outputs are allocated.
+   */
+  wasm?(context: WasmKernelContext<A>): boolean;
   outputShapes(inputs: Record<string, TensorInfo>, attrs: A): number[][];
   compute(
     inputs: Record<string, HostArray>,
@@ -17,6 +22,14 @@ export interface TypedKernel<A extends object> {
     shapes: Record<string, number[]>,
     attrs: A,
   ): void;
+}
+
+/** Byte addresses of a kernel's tensors in the wasm memory. */
+export interface WasmKernelContext<A> {
+  backend: WasmBackend;
+  inputs: Record<string, { address: number; shape: number[] }>;
+  outputs: Array<{ address: number; shape: number[] }>;
+  attrs: A;
 }
 
 function sizeOf(shape: readonly number[]): number {
@@ -42,6 +55,17 @@ function wasmKernelFunc<A extends object>(kernel: TypedKernel<A>): KernelFunc {
     const named = inputs as Record<string, TensorInfo>;
     const a = attrs as unknown as A;
     const outInfos = kernel.outputShapes(named, a).map((shape) => backend.makeOutput(shape, 'float32'));
+    if (kernel.wasm) {
+      const address = (info: TensorInfo) => backend.dataIdMap.get(info.dataId)?.memoryOffset ?? 0;
+      const inputs: WasmKernelContext<A>['inputs'] = {};
+      for (const key in named) {
+        const info = named[key] as TensorInfo;
+        inputs[key] = { address: address(info), shape: info.shape };
+      }
+      const outputs = outInfos.map((info) => ({ address: address(info), shape: info.shape }));
+      if (kernel.wasm({ backend, inputs, outputs, attrs: a }))
+        return outInfos.length === 1 ? (outInfos[0] as TensorInfo) : outInfos;
+    }
     // Views are taken after every allocation: growing the heap detaches earlier ones.
     const buffer = backend.wasm.HEAPF32.buffer;
     const views: Record<string, HostArray> = {};

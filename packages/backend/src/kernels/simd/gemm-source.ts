@@ -1,0 +1,150 @@
+/**
+ * WAT for dense matrix products C[M×N] = A·B (+ bias[N]) (then ReLU), row-major, on the wasm backend's memory.
+ * XNNPACK's fully-connected operator (what tfjs's MatMul uses) repacks B on every call at ~7 ns per element,
+ * which costs more than the product itself for the short, wide operands of convolution gradients; these kernels
+ * read B in place. The register block is 4 rows × 8 columns (8 accumulators + 2 B vectors + 1 A splat fit in
+ * the 16 SIMD registers of x86-64); edges use 1-row and 4- or 1-column blocks.
+ *
+ * Two layouts of A: "nn" (A is [M×K]) and "tn" (A is stored transposed, [K×M], as the patch matrix is when the
+ * filter gradient is patchesᵀ·dy): then the 4 A values a step needs are adjacent and come from one load.
+ */
+
+const get = (name: string) => `(local.get $${name})`;
+const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
+const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
+const shl2 = (a: string) => `(i32.shl ${a} (i32.const 2))`;
+
+function loop(variable: string, start: string, end: string, step: string, body: string): string {
+  return `
+    (local.set $${variable} ${start})
+    (block $${variable}_done (loop $${variable}_next
+      (br_if $${variable}_done (i32.gt_u (i32.add ${get(variable)} ${step}) ${end}))
+      ${body}
+      (local.set $${variable} (i32.add ${get(variable)} ${step}))
+      (br $${variable}_next)))`;
+}
+
+/** i8x16.shuffle lane pattern that broadcasts 32-bit lane r. */
+const broadcastLane = (r: number) => Array.from({ length: 16 }, (_, i) => 4 * r + (i % 4)).join(' ');
+
+type Layout = 'nn' | 'tn';
+
+/**
+ * One register block: rows i0..i0+rows, columns j0..j0+cols (cols 8 and 4 use vectors, 1 is scalar), the whole
+ * K loop, then bias, ReLU and the store.
+ */
+function block(layout: Layout, rows: 1 | 4, cols: 8 | 4 | 1): string {
+  const vec = cols !== 1;
+  const halves = cols === 8 ? 2 : 1;
+  const acc = (r: number, h: number) => (vec ? `acc${r}${h}` : `sacc${r}`);
+  const lines = (f: (r: number, h: number) => string) => {
+    const out: string[] = [];
+    for (let r = 0; r < rows; r++) for (let h = 0; h < halves; h++) out.push(f(r, h));
+    return out.join('\n');
+  };
+
+  const init = lines(
+    (r, h) => `(local.set $${acc(r, h)} ${vec ? '(v128.const i32x4 0 0 0 0)' : '(f32.const 0)'})`,
+  );
+  const aSetup =
+    layout === 'nn'
+      ? `${Array.from({ length: rows }, (_, r) => `(local.set $pa${r} ${add(get('a'), shl2(mul(add(get('i0'), `(i32.const ${r})`), get('k'))))})`).join('\n')}
+         (local.set $kb (i32.const 0))`
+      : `(local.set $pa0 ${add(get('a'), shl2(get('i0')))})`;
+
+  // B row kk, columns j0.. (pb walks down the column block).
+  const bLoads = vec
+    ? Array.from(
+        { length: halves },
+        (_, h) => `(local.set $b${h} (v128.load offset=${16 * h} ${get('pb')}))`,
+      ).join('\n')
+    : `(local.set $bs (f32.load ${get('pb')}))`;
+
+  // A[i0 + r, kk], broadcast for vector blocks.
+  const aValue = (r: number): string => {
+    if (layout === 'tn' && rows === 4)
+      return vec
+        ? `(i8x16.shuffle ${broadcastLane(r)} ${get('av')} ${get('av')})`
+        : `(f32x4.extract_lane ${r} ${get('av')})`;
+    const load = layout === 'nn' ? `(f32.load ${add(get(`pa${r}`), get('kb'))})` : `(f32.load ${get('pa0')})`;
+    return vec ? `(f32x4.splat ${load})` : load;
+  };
+  const steps: string[] = [];
+  if (layout === 'tn' && rows === 4) steps.push(`(local.set $av (v128.load ${get('pa0')}))`);
+  for (let r = 0; r < rows; r++) {
+    steps.push(`(local.set ${vec ? '$av1' : '$as1'} ${aValue(r)})`);
+    for (let h = 0; h < halves; h++) {
+      steps.push(
+        vec
+          ? `(local.set $${acc(r, h)} (f32x4.add ${get(acc(r, h))} (f32x4.mul ${get('av1')} ${get(`b${h}`)})))`
+          : `(local.set $${acc(r, h)} (f32.add ${get(acc(r, h))} (f32.mul ${get('as1')} ${get('bs')})))`,
+      );
+    }
+  }
+  const aAdvance =
+    layout === 'nn'
+      ? '(local.set $kb (i32.add (local.get $kb) (i32.const 4)))'
+      : `(local.set $pa0 ${add(get('pa0'), get('mBytes'))})`;
+
+  const stores = lines((r, h) => {
+    const address = add(shl2(add(mul(add(get('i0'), `(i32.const ${r})`), get('n')), get('j0'))), get('c'));
+    const biasAddress = add(get('bias'), shl2(get('j0')));
+    if (!vec) {
+      let value = `(if (result f32) ${get('bias')} (then (f32.add ${get(acc(r, h))} (f32.load ${biasAddress}))) (else ${get(acc(r, h))}))`;
+      value = `(if (result f32) ${get('relu')} (then (f32.max ${value} (f32.const 0))) (else ${value}))`;
+      return `(f32.store ${address} ${value})`;
+    }
+    let value = `(if (result v128) ${get('bias')} (then (f32x4.add ${get(acc(r, h))} (v128.load offset=${16 * h} ${biasAddress}))) (else ${get(acc(r, h))}))`;
+    value = `(if (result v128) ${get('relu')} (then (f32x4.max ${value} (v128.const i32x4 0 0 0 0))) (else ${value}))`;
+    return `(v128.store offset=${16 * h} ${address} ${value})`;
+  });
+
+  return `
+    ${init}
+    ${aSetup}
+    (local.set $pb ${add(get('b'), shl2(get('j0')))})
+    ${loop(
+      'kk',
+      '(i32.const 0)',
+      get('k'),
+      '(i32.const 1)',
+      `
+      ${bLoads}
+      ${steps.join('\n')}
+      ${aAdvance}
+      (local.set $pb ${add(get('pb'), get('nBytes'))})`,
+    )}
+    ${stores}`;
+}
+
+/** All column blocks of a row block: 8-wide, then one 4-wide, then single columns. */
+function rowBlock(layout: Layout, rows: 1 | 4): string {
+  return `
+    (local.set $j0 (i32.const 0))
+    ${loop('j0', '(i32.const 0)', get('n'), '(i32.const 8)', block(layout, rows, 8))}
+    (if (i32.le_u (i32.add ${get('j0')} (i32.const 4)) ${get('n')}) (then
+      ${block(layout, rows, 4)}
+      (local.set $j0 (i32.add ${get('j0')} (i32.const 4)))))
+    ${loop('j0', get('j0'), get('n'), '(i32.const 1)', block(layout, rows, 1))}`;
+}
+
+function gemm(layout: Layout): string {
+  const accLocals: string[] = [];
+  for (let r = 0; r < 4; r++) for (let h = 0; h < 2; h++) accLocals.push(`(local $acc${r}${h} v128)`);
+  const scalarAcc = Array.from({ length: 4 }, (_, r) => `(local $sacc${r} f32)`).join(' ');
+  return `
+  (func (export "gemm_${layout}")
+    (param $a i32) (param $b i32) (param $c i32) (param $m i32) (param $k i32) (param $n i32)
+    (param $bias i32) (param $relu i32)
+    (local $i0 i32) (local $j0 i32) (local $kk i32) (local $kb i32) (local $pb i32)
+    (local $pa0 i32) (local $pa1 i32) (local $pa2 i32) (local $pa3 i32)
+    (local $nBytes i32) (local $mBytes i32)
+    (local $av v128) (local $av1 v128) (local $b0 v128) (local $b1 v128) (local $as1 f32) (local $bs f32)
+    ${accLocals.join(' ')} ${scalarAcc}
+    (local.set $nBytes ${shl2(get('n'))})
+    (local.set $mBytes ${shl2(get('m'))})
+    ${loop('i0', '(i32.const 0)', get('m'), '(i32.const 4)', rowBlock(layout, 4))}
+    ${loop('i0', get('i0'), get('m'), '(i32.const 1)', rowBlock(layout, 1))})`;
+}
+
+export const gemmSource = `${gemm('nn')}\n${gemm('tn')}`;
