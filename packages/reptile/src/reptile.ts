@@ -22,24 +22,28 @@ export async function createTaskRunner(ctx: MetaTrainContext, o: CheckedReptileO
   return inThreadRunner();
 }
 
-/** The jobs of meta-iteration `iteration`: task k adapts from φ on its own mini-batches. */
+/**
+ * The jobs of meta-iteration `iteration`: task k adapts from φ on its own mini-batches (by default the paper's
+ * sampling, `sampleTask`), returning φ'_k or, with `changeOverLast`, the change made by its last steps.
+ */
 export function metaBatchJobs(
   ctx: MetaTrainContext,
   o: CheckedReptileOptions,
   runner: TaskRunner,
   phi: Float32Array[],
   iteration: number,
-  output: TaskJob['output'],
+  batchesFor: (k: number) => TaskJob['batches'] = (k) =>
+    sampleTask(ctx.train, taskRng(ctx.rng, iteration, k), o).batches,
+  changeOverLast = 0,
 ): TaskJob[] {
   return Array.from({ length: o.metaBatchSize }, (_, k) => {
-    const { batches } = sampleTask(ctx.train, taskRng(ctx.rng, iteration, k), o);
     const job: TaskJob = {
       model: ctx.model.config,
       params: phi,
-      batches,
+      batches: batchesFor(k),
       optimizer: { kind: o.innerOptimizer, learningRate: o.innerLearningRate },
-      output,
     };
+    if (changeOverLast > 0) job.changeOverLast = changeOverLast;
     const stateKey = optimizerStateKey(runner, o, k);
     if (stateKey !== undefined) job.stateKey = stateKey;
     return job;
@@ -59,7 +63,7 @@ export function reptile(options: ReptileOptions): InitLearner {
       const runner = await createTaskRunner(ctx, o);
       try {
         return await metaTrainLoop(ctx, o, async (phi, { iteration, epsilon }) => {
-          const results = await runner.run(metaBatchJobs(ctx, o, runner, phi, iteration, 'adapted'));
+          const results = await runner.run(metaBatchJobs(ctx, o, runner, phi, iteration));
           reptileUpdate(
             phi,
             results.map((r) => r.params),

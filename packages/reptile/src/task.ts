@@ -20,10 +20,10 @@ export interface TaskJob {
    */
   stateKey?: string;
   /**
-   * 'adapted': return the parameters after the last step (Reptile's φ'). 'last-step': return only the last step's
-   * change, φ'ₖ − φ'ₖ₋₁ (first-order MAML's update).
+   * 0 or absent: return the parameters after the last step (Reptile's φ'). n > 0: return only the change made by
+   * the last n steps, φ'ₖ − φ'ₖ₋ₙ (first-order MAML's update over its tail batches).
    */
-  output: 'adapted' | 'last-step';
+  changeOverLast?: number;
 }
 
 export interface TaskResult {
@@ -53,28 +53,31 @@ export function runTaskJob(job: TaskJob): TaskResult {
     kept ?? createOptimizer({ optimizer: job.optimizer.kind, learningRate: job.optimizer.learningRate });
   if (job.stateKey !== undefined && kept === undefined) optimizers.set(job.stateKey, optimizer);
   try {
-    let params = toTensors(model, job.params);
-    const losses: number[] = [];
-    const last = job.batches.length - 1;
-    const head = job.output === 'last-step' ? job.batches.slice(0, last) : job.batches;
-    const first = trainOnBatches(model, optimizer, params, head);
-    params = first.params;
-    losses.push(...first.losses);
-    if (job.output === 'adapted') {
-      const adapted = toArrays(params);
-      tf.dispose(params);
-      return { params: adapted, losses };
+    const tail = job.changeOverLast ?? 0;
+    if (!Number.isInteger(tail) || tail < 0 || tail > job.batches.length)
+      throw new RangeError(
+        `task job: changeOverLast must be an integer in [0, ${job.batches.length}] (the number of batches), got ${tail}`,
+      );
+    const head = trainOnBatches(
+      model,
+      optimizer,
+      toTensors(model, job.params),
+      job.batches.slice(0, job.batches.length - tail),
+    );
+    if (tail === 0) {
+      const adapted = toArrays(head.params);
+      tf.dispose(head.params);
+      return { params: adapted, losses: head.losses };
     }
-    const before = toArrays(params);
-    const tail = trainOnBatches(model, optimizer, params, job.batches.slice(last));
-    losses.push(...tail.losses);
-    const after = toArrays(tail.params);
-    tf.dispose(tail.params);
-    after.forEach((a, j) => {
-      const b = before[j]!;
-      for (let k = 0; k < a.length; k++) a[k] = a[k]! - b[k]!;
+    const before = toArrays(head.params);
+    const end = trainOnBatches(model, optimizer, head.params, job.batches.slice(job.batches.length - tail));
+    const change = toArrays(end.params);
+    tf.dispose(end.params);
+    change.forEach((after, j) => {
+      const start = before[j]!;
+      for (let k = 0; k < after.length; k++) after[k] = after[k]! - start[k]!;
     });
-    return { params: after, losses };
+    return { params: change, losses: [...head.losses, ...end.losses] };
   } finally {
     if (job.stateKey === undefined) optimizer.dispose();
   }

@@ -1,0 +1,142 @@
+import { initBackend, tf } from '@reptile-bench/backend';
+import type { Rng } from '@reptile-bench/core';
+import { type Batch, type ClassSet, exampleLength, miniBatches } from '@reptile-bench/datasets';
+import {
+  batchTensors,
+  type InitLearner,
+  type Learner,
+  requireInteger,
+  requireNumber,
+  requireOptimizer,
+} from '@reptile-bench/evaluation';
+import {
+  adam,
+  createModel,
+  type Model,
+  type Optimizer,
+  sgd,
+  toArrays,
+  toTensors,
+  trainStep,
+} from '@reptile-bench/models';
+
+/**
+ * Plain SGD from scratch: no meta-training at all; every test episode starts from a fresh random initialisation
+ * (drawn from the episode's stream) and the evaluation's adaptation is the whole of its training.
+ */
+export function sgdFromScratch(): Learner {
+  return {
+    name: 'sgd-scratch',
+    async metaTrain(ctx) {
+      return (episodeRng: Rng) => ctx.model.init(episodeRng);
+    },
+  };
+}
+
+export interface SgdPretrainOptions {
+  iterations: number;
+  batchSize: number;
+  /** Adam here is the standard one (β1 = 0.9): this is ordinary supervised training, not an inner loop. */
+  optimizer: 'adam' | 'sgd';
+  learningRate: number;
+}
+
+/** The same architecture with one output per training class (the joint classifier). */
+export function jointClassifier(model: Model, classes: number): Model {
+  const config = {
+    ...model.config,
+    ...(model.kind === 'conv4' ? { ways: classes } : { outputSize: classes }),
+  };
+  const wide = createModel(config);
+  if (wide.outputSize !== classes || wide.paramSpecs.length !== model.paramSpecs.length)
+    throw new Error(
+      `sgd-pretrain: cannot build a ${classes}-way ${model.kind} from config ${JSON.stringify(model.config)}`,
+    );
+  return wide;
+}
+
+/** `size` training images drawn uniformly over (class, image) pairs, labelled with their global class index. */
+export function jointBatch(classes: ClassSet, size: number, rng: Rng): Batch {
+  const pixels = exampleLength(classes.imageShape);
+  const x = new Float32Array(size * pixels);
+  const y = new Int32Array(size);
+  for (let i = 0; i < size; i++) {
+    const c = rng.int(classes.numClasses);
+    const image = rng.int(classes.count(c));
+    if (classes.writeImage) classes.writeImage(c, image, x, i * pixels);
+    else x.set(classes.image(c, image), i * pixels);
+    y[i] = c;
+  }
+  return { x, y, size, inputShape: [...classes.imageShape] };
+}
+
+function createPretrainOptimizer(o: SgdPretrainOptions): Optimizer {
+  return o.optimizer === 'adam'
+    ? adam({ learningRate: o.learningRate, beta1: 0.9 })
+    : sgd({ learningRate: o.learningRate });
+}
+
+/**
+ * Plain SGD with joint pre-training, then fine-tuning on each test task's support set (done by the evaluation).
+ *
+ * - Classification with `ctx.trainClasses`: trains one classifier over all training classes (e.g. 4800 rotated
+ *   Omniglot characters) on batches drawn uniformly from them, then keeps its body and starts the N-way output
+ *   layer at zero (uniform predictions) for fine-tuning.
+ * - Otherwise (sine waves, or tasks without a class set): trains the model itself on a freshly sampled task each
+ *   step, which minimises the expected loss over the task distribution (the paper's "joint training").
+ */
+export function sgdPretrain(options: SgdPretrainOptions): InitLearner {
+  const o: SgdPretrainOptions = {
+    iterations: requireInteger(options.iterations, 'sgd-pretrain: iterations', 1),
+    batchSize: requireInteger(options.batchSize, 'sgd-pretrain: batchSize', 1),
+    optimizer: requireOptimizer(options.optimizer, 'sgd-pretrain: optimizer'),
+    learningRate: requireNumber(options.learningRate, 'sgd-pretrain: learningRate', true),
+  };
+  return {
+    name: 'sgd-pretrain',
+    async metaTrain(ctx) {
+      await initBackend(ctx.backend);
+      const validateEvery =
+        ctx.validate === undefined ? 0 : requireInteger(ctx.validate.every, 'metaTrain: validate.every', 1);
+      const classes = ctx.model.task === 'classification' ? ctx.trainClasses : undefined;
+      const trained = classes === undefined ? ctx.model : jointClassifier(ctx.model, classes.numClasses);
+      // The fine-tuning start: the trained body; a zero output layer when the classes change.
+      const transfer = (params: Float32Array[]): Float32Array[] =>
+        trained === ctx.model
+          ? params.map((p) => p.slice())
+          : ctx.model.paramSpecs.map((spec, j) => {
+              const same = trained.paramSpecs[j]!.shape.join('×') === spec.shape.join('×');
+              return same ? params[j]!.slice() : new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
+            });
+      const batchAt = (i: number): Batch => {
+        const rng = ctx.rng.derive('pretrain', i);
+        if (classes !== undefined) return jointBatch(classes, o.batchSize, rng);
+        const episode = ctx.train.sample(rng.derive('task'));
+        return miniBatches(episode.support, o.batchSize, 1, { replacement: false }, rng.derive('batch'))[0]!;
+      };
+
+      let params = toTensors(trained, trained.init(ctx.rng.derive('init')));
+      const optimizer = createPretrainOptimizer(o);
+      try {
+        for (let i = 0; i < o.iterations; i++) {
+          ctx.signal?.throwIfAborted();
+          const started = performance.now();
+          const { x, y } = batchTensors(batchAt(i));
+          let loss: number;
+          try {
+            ({ params, loss } = trainStep(trained, optimizer, params, x, y));
+          } finally {
+            tf.dispose([x, y]);
+          }
+          ctx.onMetrics?.(i, { train_loss: loss, seconds: (performance.now() - started) / 1000 });
+          if (validateEvery > 0 && (i + 1) % validateEvery === 0)
+            await ctx.validate!.run(transfer(toArrays(params)), i + 1);
+        }
+        return transfer(toArrays(params));
+      } finally {
+        tf.dispose(params);
+        optimizer.dispose();
+      }
+    },
+  };
+}
