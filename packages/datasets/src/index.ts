@@ -44,4 +44,5 @@ export {
   sineGrid,
   sineSampler,
 } from './sine.ts';
+export { summarizeMiniImageNet, summarizeOmniglot, summarizeSineTask } from './summary.ts';
 export type { Batch, ClassSet, Episode, EpisodeSampler } from './types.ts';

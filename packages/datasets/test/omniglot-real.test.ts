@@ -1,5 +1,8 @@
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { createRng } from '@reptile-bench/core';
 import { unzipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +21,8 @@ import {
 // The real archives: the project's shared copy (or $OMNIGLOT_DIR). Tests never download.
 const shared = defaultSharedDir();
 const realDir = process.env.OMNIGLOT_DIR ?? shared;
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('../../runner/bin/reptile-bench.mjs', import.meta.url));
 const haveArchives = realDir !== undefined && existsSync(join(realDir, 'images_background.zip'));
 
 describe.skipIf(!haveArchives)('Omniglot from the real archives', () => {
@@ -101,5 +106,26 @@ describe.skipIf(!haveArchives)('Omniglot from the real archives', () => {
     expect(episode.support.x.length).toBe(100 * 784);
     expect(Math.max(...episode.support.x)).toBeLessThanOrEqual(1);
     expect(Math.min(...episode.support.x)).toBe(0);
+  });
+
+  it('`reptile-bench data omniglot --json` prints the counts, split sizes, source and checksums', async () => {
+    // The real CLI (from the runner package), run after the load above so it reads the warm cache.
+    const { stdout } = await run(process.execPath, [bin, 'data', 'omniglot', '--json', '--no-download'], {
+      env: { ...process.env, OMNIGLOT_DIR: realDir },
+    });
+    const summary = JSON.parse(stdout);
+    expect(summary).toMatchObject({
+      alphabets: 50,
+      characters: 1623,
+      images: 32460,
+      image_size: [28, 28],
+      train_classes: 4800,
+      test_classes: 423,
+      sha256: data.sha256,
+      content_sha256: data.contentSha256,
+      data_checksum: splitOmniglot(data, { seed: 0 }).checksum,
+      from_cache: true,
+    });
+    expect(['env', 'shared']).toContain(summary.source);
   });
 });
