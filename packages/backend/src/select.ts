@@ -1,7 +1,6 @@
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import { getThreadsCount, version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerTrainingKernels } from './kernels/register.ts';
 import { prepareSimdKernels } from './kernels/simd/runtime.ts';
 
@@ -18,6 +17,13 @@ export interface BackendInfo {
   simd?: boolean;
   note?: string;
 }
+
+// Backends register themselves when loaded. require, not import: an ESM import would first scan each bundle
+// for its export names, which costs more than loading it.
+const require = createRequire(import.meta.url);
+require('@tensorflow/tfjs-backend-cpu');
+const wasmBackend =
+  require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
 
 const defaultBackend: BackendName = 'wasm';
 let current: { name: BackendName; info: Promise<BackendInfo> } | undefined;
@@ -67,9 +73,9 @@ async function selectBackend(name: BackendName): Promise<BackendInfo> {
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   return {
     name,
-    version: `tfjs-core ${coreVersion}, tfjs-backend-wasm ${version_wasm}`,
+    version: `tfjs-core ${coreVersion}, tfjs-backend-wasm ${wasmBackend.version_wasm}`,
     // Under Node the wasm backend runs the single-threaded build; parallelism comes from worker replicas.
-    threads: Math.max(1, getThreadsCount()),
+    threads: Math.max(1, wasmBackend.getThreadsCount()),
     simd: simd === true,
     note: 'XNNPACK; conv gradients, batch norm and Adam use the kernels registered by @reptile-bench/backend',
   };

@@ -1,0 +1,78 @@
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { ReplicaTask } from './replica-worker.ts';
+import { type BackendInfo, type BackendName, parseBackendName } from './select.ts';
+
+export interface ReplicaPoolOptions {
+  /** The module whose exported functions the replicas run (a file path or file: URL, usually `new URL(...)`). */
+  module: string | URL;
+  /** Worker threads; default: the machine's parallelism. */
+  workers?: number;
+  /** Backend each worker selects with initBackend; default wasm. */
+  backend?: BackendName;
+}
+
+export interface ReplicaPool {
+  readonly workers: number;
+  /** The backend every worker runs, as a worker reports it. */
+  readonly info: BackendInfo;
+  /**
+   * Runs the module's exported function `fn(payload)` on an idle worker and resolves with its result. The payload
+   * is structured-cloned, except SharedArrayBuffers (shared) and the ArrayBuffers listed in `transfer` (moved,
+   * unusable here afterwards). Typed arrays that own their whole buffer come back moved, not copied.
+   */
+  run<R = unknown>(fn: string, payload?: unknown, options?: { transfer?: ArrayBuffer[] }): Promise<R>;
+  destroy(): Promise<void>;
+}
+
+// A JavaScript entry that registers tsx, so that workers (also those started from inside vitest) import TypeScript.
+const workerFile = fileURLToPath(new URL('./replica-bootstrap.mjs', import.meta.url));
+
+/**
+ * Starts `workers` threads, each with its own backend, ready to run functions from `module` (e.g. Reptile's
+ * per-task inner loop). Results depend only on the payload, never on which worker ran it, so a run is
+ * reproducible for any worker count as long as the functions seed their randomness from the payload.
+ */
+export async function createReplicaPool(options: ReplicaPoolOptions): Promise<ReplicaPool> {
+  const workers = options.workers ?? availableParallelism();
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new Error(
+      `createReplicaPool: workers must be a positive integer, got ${JSON.stringify(options.workers)}`,
+    );
+  const backend = parseBackendName(options.backend ?? 'wasm', 'createReplicaPool: backend');
+  const module =
+    options.module instanceof URL
+      ? fileURLToPath(options.module)
+      : options.module.startsWith('file:')
+        ? fileURLToPath(options.module)
+        : options.module;
+  const piscina = new Piscina({
+    filename: workerFile,
+    minThreads: workers,
+    maxThreads: workers,
+    idleTimeout: Number.POSITIVE_INFINITY,
+    // The parent's flags (e.g. vitest's) are not meant for replicas.
+    execArgv: [],
+    workerData: { backend, module },
+  });
+  const run = <R>(fn: string, payload?: unknown, runOptions: { transfer?: ArrayBuffer[] } = {}): Promise<R> =>
+    piscina.run({ fn, payload } satisfies ReplicaTask, {
+      transferList: runOptions.transfer ?? [],
+    }) as Promise<R>;
+  let info: BackendInfo;
+  try {
+    // One request per worker: each reports once its backend is up, so the pool is warm when this returns.
+    const infos = await Promise.all(Array.from({ length: workers }, () => run<BackendInfo>('')));
+    info = infos[0] as BackendInfo;
+  } catch (error) {
+    await piscina.destroy();
+    throw error;
+  }
+  return {
+    workers,
+    info,
+    run,
+    destroy: () => piscina.destroy(),
+  };
+}

@@ -1,0 +1,201 @@
+import { createRng } from '@reptile-bench/core';
+import { describe, expect, it } from 'vitest';
+import { initBackend, ops, tf } from '../src/index.ts';
+import { checkOp, randomValues } from './gradient-check.ts';
+import { batchNormRelu64, type Conv2DSpec, conv2d64, softmaxCrossEntropy64 } from './reference.ts';
+
+const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+describe('conv2d and its gradients (Conv2D, Conv2DBackpropFilter, Conv2DBackpropInput)', () => {
+  const cases: Array<[string, Conv2DSpec]> = [
+    [
+      'stride 1 same, odd',
+      { xShape: [2, 7, 7, 3], filterShape: [3, 3, 3, 5], strides: [1, 1], dilations: [1, 1], pad: 'same' },
+    ],
+    [
+      'stride 2 same, even',
+      { xShape: [2, 8, 8, 4], filterShape: [3, 3, 4, 8], strides: [2, 2], dilations: [1, 1], pad: 'same' },
+    ],
+    [
+      'stride 2 same, odd',
+      { xShape: [2, 7, 7, 4], filterShape: [3, 3, 4, 8], strides: [2, 2], dilations: [1, 1], pad: 'same' },
+    ],
+    [
+      'stride 2 valid, odd',
+      { xShape: [2, 9, 8, 3], filterShape: [3, 3, 3, 5], strides: [2, 2], dilations: [1, 1], pad: 'valid' },
+    ],
+    [
+      'stride 1 valid, even',
+      { xShape: [3, 6, 8, 2], filterShape: [2, 3, 2, 4], strides: [1, 1], dilations: [1, 1], pad: 'valid' },
+    ],
+    [
+      'one input channel',
+      { xShape: [2, 8, 8, 1], filterShape: [3, 3, 1, 8], strides: [2, 2], dilations: [1, 1], pad: 'same' },
+    ],
+    [
+      'mixed strides',
+      { xShape: [1, 9, 7, 4], filterShape: [3, 2, 4, 12], strides: [2, 1], dilations: [1, 1], pad: 'same' },
+    ],
+  ];
+  for (const [label, spec] of cases) {
+    it(label, async () => {
+      await checkOp({
+        name: `conv2d ${label}`,
+        inputs: [
+          { shape: spec.xShape, values: randomValues(`${label}/x`, sizeOf(spec.xShape)) },
+          { shape: spec.filterShape, values: randomValues(`${label}/f`, sizeOf(spec.filterShape)) },
+        ],
+        reference: ([x, f]) => conv2d64(spec, x as Float64Array, f as Float64Array),
+        run: ([x, f]) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, spec.strides, spec.pad),
+      });
+    });
+  }
+
+  it('dilated forward convolution matches the definition', async () => {
+    const spec: Conv2DSpec = {
+      xShape: [2, 9, 9, 4],
+      filterShape: [3, 3, 4, 4],
+      strides: [1, 1],
+      dilations: [2, 2],
+      pad: 'same',
+    };
+    const x = randomValues('dilated/x', sizeOf(spec.xShape));
+    const f = randomValues('dilated/f', sizeOf(spec.filterShape));
+    const expected = conv2d64(spec, x, f);
+    await initBackend('wasm');
+    const out = tf.tidy(() =>
+      tf
+        .conv2d(
+          tf.tensor(Float32Array.from(x), spec.xShape),
+          tf.tensor(Float32Array.from(f), spec.filterShape) as tf.Tensor4D,
+          1,
+          'same',
+          'NHWC',
+          2,
+        )
+        .dataSync(),
+    );
+    const error = Math.max(...Array.from(out, (v, i) => Math.abs(v - (expected[i] as number))));
+    expect(error / Math.max(...Array.from(expected, Math.abs))).toBeLessThanOrEqual(1e-4);
+  });
+});
+
+describe('batchNormRelu', () => {
+  const cases: Array<[string, number[], boolean]> = [
+    ['4 channels (SIMD path), ReLU', [6, 5, 5, 4], true],
+    ['64 channels like Conv4, ReLU', [3, 2, 3, 64], true],
+    ['3 channels (scalar path), ReLU', [4, 3, 3, 3], true],
+    ['8 channels, no ReLU, rank 2', [20, 8], false],
+  ];
+  for (const [label, shape, relu] of cases) {
+    it(label, async () => {
+      const c = shape.at(-1) as number;
+      await checkOp({
+        name: `batchNormRelu ${label}`,
+        inputs: [
+          { shape, values: randomValues(`${label}/x`, sizeOf(shape), -2, 3) },
+          { shape: [c], values: randomValues(`${label}/bias`, c) },
+          { shape: [c], values: randomValues(`${label}/gamma`, c, 0.5, 1.5) },
+          { shape: [c], values: randomValues(`${label}/beta`, c) },
+        ],
+        reference: ([x, bias, gamma, beta]) =>
+          batchNormRelu64(
+            x as Float64Array,
+            bias as Float64Array,
+            gamma as Float64Array,
+            beta as Float64Array,
+            1e-3,
+            relu,
+          ),
+        run: ([x, bias, gamma, beta]) =>
+          ops.batchNormRelu(x as tf.Tensor, bias as tf.Tensor, gamma as tf.Tensor, beta as tf.Tensor, {
+            epsilon: 1e-3,
+            relu,
+          }),
+        zeroGradient: [1],
+      });
+    });
+  }
+
+  it('rejects parameters of the wrong shape', async () => {
+    await initBackend('wasm');
+    const x = tf.zeros([2, 4]);
+    expect(() => ops.batchNormRelu(x, tf.zeros([3]), tf.ones([4]), tf.zeros([4]))).toThrow(
+      'batchNormRelu: bias must have shape [4] (x is [2,4]), got [3]',
+    );
+  });
+});
+
+describe('softmaxCrossEntropy', () => {
+  it('matches the definition and its gradient', async () => {
+    const labels = Int32Array.from([0, 4, 2, 2, 1, 3, 0]);
+    await checkOp({
+      name: 'softmaxCrossEntropy',
+      inputs: [{ shape: [7, 5], values: randomValues('ce/logits', 35, -4, 4) }],
+      reference: ([logits]) => softmaxCrossEntropy64(logits as Float64Array, labels, 5),
+      run: ([logits]) => ops.softmaxCrossEntropy(logits as tf.Tensor, tf.tensor1d(labels, 'int32')),
+    });
+  });
+
+  it('names a label outside the classes', async () => {
+    await initBackend('wasm');
+    expect(() => ops.softmaxCrossEntropy(tf.zeros([2, 3]), tf.tensor1d([0, 3], 'int32'))).toThrow(
+      'softmaxCrossEntropy: label 3 at row 1 is outside [0, 3)',
+    );
+  });
+});
+
+describe('adamUpdate', () => {
+  // Sizes 7 and 13 leave a scalar tail after the SIMD loop.
+  const shapes = [[7], [3, 4], [13]];
+  for (const beta1 of [0, 0.9]) {
+    it(`matches the update rule in float64 (beta1 = ${beta1})`, async () => {
+      const rng = createRng(`adam/${beta1}`);
+      const draw = (shape: number[], lo: number, hi: number) =>
+        Float32Array.from({ length: sizeOf(shape) }, () => rng.uniform(lo, hi));
+      const p = shapes.map((s) => draw(s, -1, 1));
+      const g = shapes.map((s) => draw(s, -1, 1));
+      const v = shapes.map((s) => draw(s, 0, 0.1));
+      const m = shapes.map((s) => draw(s, -0.1, 0.1));
+      const options = { stepSize: 0.01, beta1, beta2: 0.999, epsilon: 1e-8 };
+      for (const backend of ['wasm', 'cpu'] as const) {
+        await initBackend(backend);
+        const out = tf.tidy(() => {
+          const t = (arrays: Float32Array[]) => arrays.map((a, i) => tf.tensor(a, shapes[i]));
+          const r = ops.adamUpdate(t(p), t(g), t(v), beta1 > 0 ? t(m) : undefined, options);
+          return {
+            p: r.params.map((x) => x.dataSync()),
+            v: r.v.map((x) => x.dataSync()),
+            m: r.m?.map((x) => x.dataSync()),
+          };
+        });
+        p.forEach((pi, i) =>
+          pi.forEach((pk, k) => {
+            const gk = g[i]?.[k] as number;
+            const vNew = 0.999 * (v[i]?.[k] as number) + 0.001 * gk * gk;
+            const mNew = beta1 > 0 ? beta1 * (m[i]?.[k] as number) + (1 - beta1) * gk : gk;
+            const pNew = pk - (0.01 * mNew) / (Math.sqrt(vNew) + 1e-8);
+            expect(out.v[i]?.[k]).toBeCloseTo(vNew, 6);
+            if (beta1 > 0) expect(out.m?.[i]?.[k]).toBeCloseTo(mNew, 6);
+            expect(Math.abs((out.p[i]?.[k] as number) - pNew)).toBeLessThanOrEqual(
+              1e-6 * Math.max(1, Math.abs(pNew)),
+            );
+          }),
+        );
+      }
+    });
+  }
+});
+
+describe('wasm Identity', () => {
+  it('shares memory with its input, which survives the original', async () => {
+    await initBackend('wasm');
+    const a = tf.tensor1d([1, 2, 3]);
+    const before = tf.memory().numDataBuffers;
+    const b = a.clone();
+    expect(tf.memory().numDataBuffers).toBe(before); // no second buffer
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3]);
+    b.dispose();
+  });
+});
