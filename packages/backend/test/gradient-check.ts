@@ -80,12 +80,12 @@ export async function checkOp(op: OpCase, tolerance = 1e-4): Promise<void> {
       const numeric = (loss(shifted(1)) - loss(shifted(-1))) / (2 * h);
       let analytic = 0;
       let scale = 0;
-      grads.forEach((g, i) =>
+      grads.forEach((g, i) => {
         g.forEach((gk, k) => {
           analytic += gk * (directions[i]?.[k] ?? 0);
           scale += Math.abs(gk * (directions[i]?.[k] ?? 0));
-        }),
-      );
+        });
+      });
       expect(
         Math.abs(numeric - analytic) / scale,
         `${where}: directional derivative ${trial}`,

@@ -169,7 +169,7 @@ describe('adamUpdate', () => {
             m: r.m?.map((x) => x.dataSync()),
           };
         });
-        p.forEach((pi, i) =>
+        p.forEach((pi, i) => {
           pi.forEach((pk, k) => {
             const gk = g[i]?.[k] as number;
             const vNew = 0.999 * (v[i]?.[k] as number) + 0.001 * gk * gk;
@@ -180,8 +180,8 @@ describe('adamUpdate', () => {
             expect(Math.abs((out.p[i]?.[k] as number) - pNew)).toBeLessThanOrEqual(
               1e-6 * Math.max(1, Math.abs(pNew)),
             );
-          }),
-        );
+          });
+        });
       }
     });
   }
