@@ -66,7 +66,7 @@ describe('conv2d and its gradients (Conv2D, Conv2DBackpropFilter, Conv2DBackprop
     const out = tf.tidy(() =>
       tf
         .conv2d(
-          tf.tensor(Float32Array.from(x), spec.xShape),
+          tf.tensor(Float32Array.from(x), spec.xShape) as tf.Tensor4D,
           tf.tensor(Float32Array.from(f), spec.filterShape) as tf.Tensor4D,
           1,
           'same',
