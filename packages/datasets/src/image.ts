@@ -39,9 +39,31 @@ function unpackedSamples(png: DecodedPng, name: string): ArrayLike<number> {
   return out;
 }
 
+/** Each byte's 8 pixels as 0/1 floats, most significant bit first. */
+const BIT_TABLE = Float32Array.from({ length: 256 * 8 }, (_, i) => ((i >> 3) >> (7 - (i & 7))) & 1);
+
+/** 1-bit gray PNGs (Omniglot's format) straight from packed rows to floats: the hot path of a cold load. */
+function bilevel(png: DecodedPng, name: string): Raster {
+  const { width, height, data } = png;
+  const rowBytes = Math.ceil(width / 8);
+  if (data.length !== rowBytes * height)
+    throw new Error(`${name}: decoded PNG holds ${data.length} bytes, expected ${rowBytes * height}`);
+  const out = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let b = 0; b < rowBytes; b++) {
+      const bits = (data[y * rowBytes + b] as number) * 8;
+      const start = y * width + b * 8;
+      const n = Math.min(8, width - b * 8);
+      for (let k = 0; k < n; k++) out[start + k] = BIT_TABLE[bits + k] as number;
+    }
+  }
+  return { width, height, channels: 1, data: out };
+}
+
 /** PNG pixels as gray or RGB in [0, 1]; alpha is dropped after compositing onto white (transparent = paper). */
 function rasterFromPng(png: DecodedPng, name: string): Raster {
   const { width, height, depth, channels, palette } = png;
+  if (depth === 1 && channels === 1 && !palette) return bilevel(png, name);
   const max = (1 << depth) - 1;
   const pixels = width * height;
   const samples = unpackedSamples(png, name);
@@ -183,30 +205,34 @@ function cachedTaps(inSize: number, outSize: number, filter: ResizeFilter): Axis
 /** Resizes to `height × width` with a separable filter (along rows, then along columns). */
 export function resize(img: Raster, height: number, width: number, filter: ResizeFilter): Raster {
   const c = img.channels;
-  const tx = cachedTaps(img.width, width, filter);
-  const ty = cachedTaps(img.height, height, filter);
+  const { first: fx, index: ix, weight: wx } = cachedTaps(img.width, width, filter);
+  const { first: fy, index: iy, weight: wy } = cachedTaps(img.height, height, filter);
   const src = img.data;
+  const rowIn = img.width * c;
   const rowOut = width * c;
-  const tmp = new Float32Array(img.height * rowOut);
+  const tmp = new Float64Array(img.height * rowOut);
   for (let y = 0; y < img.height; y++) {
-    const rowIn = y * img.width * c;
     for (let x = 0; x < width; x++) {
+      const end = fx[x + 1] as number;
       for (let ch = 0; ch < c; ch++) {
         let acc = 0;
-        for (let t = tx.first[x] as number; t < (tx.first[x + 1] as number); t++)
-          acc += (tx.weight[t] as number) * (src[rowIn + (tx.index[t] as number) * c + ch] as number);
+        for (let t = fx[x] as number; t < end; t++)
+          acc += (wx[t] as number) * (src[y * rowIn + (ix[t] as number) * c + ch] as number);
         tmp[y * rowOut + x * c + ch] = acc;
       }
     }
   }
   const out = new Float32Array(height * rowOut);
+  const acc = new Float64Array(rowOut);
   for (let y = 0; y < height; y++) {
-    for (let t = ty.first[y] as number; t < (ty.first[y + 1] as number); t++) {
-      const w = ty.weight[t] as number;
-      const from = (ty.index[t] as number) * rowOut;
-      for (let i = 0; i < rowOut; i++)
-        out[y * rowOut + i] = (out[y * rowOut + i] as number) + w * (tmp[from + i] as number);
+    acc.fill(0);
+    const end = fy[y + 1] as number;
+    for (let t = fy[y] as number; t < end; t++) {
+      const w = wy[t] as number;
+      const from = (iy[t] as number) * rowOut;
+      for (let i = 0; i < rowOut; i++) acc[i] = (acc[i] as number) + w * (tmp[from + i] as number);
     }
+    out.set(acc, y * rowOut);
   }
   return { width, height, channels: c, data: out };
 }

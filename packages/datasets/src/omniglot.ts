@@ -102,7 +102,8 @@ export interface LoadOmniglotOptions {
 }
 
 const CACHE_MAGIC = 'RBOMNIG1';
-const CACHE_FORMAT = 2;
+// Bump when decoding numerics change: the content hash must name what the current code produces.
+const CACHE_FORMAT = 3;
 
 interface CacheHeader extends PixelCacheHeader {
   format: number;

@@ -98,6 +98,23 @@ describe.skipIf(!haveArchives)('Omniglot from the real archives', () => {
     expect(official.checksum).not.toBe(checksum);
   });
 
+  it('gives the same paper split for the same seed and another one for a different seed', () => {
+    const testNames = (seed: number) => {
+      const { test } = splitOmniglot(data, { seed });
+      return Array.from({ length: test.numClasses }, (_, c) => {
+        const ch = test.describe(c).character;
+        return `${ch.alphabet}/${ch.character}`;
+      });
+    };
+    const a = testNames(0);
+    expect(testNames(0)).toEqual(a);
+    const b = testNames(1);
+    // Two random 423-of-1623 subsets share about 423²/1623 ≈ 110 characters, far from all 423.
+    const shared = b.filter((name) => a.includes(name)).length;
+    expect(shared).toBeGreaterThan(50);
+    expect(shared).toBeLessThan(200);
+  });
+
   it('samples 20-way 5-shot episodes from the real test characters', () => {
     const { test } = splitOmniglot(data, { seed: 0 });
     const episode = fewShotSampler(test, { ways: 20, shots: 5 }).sample(createRng(0));
