@@ -6,4 +6,11 @@ export { meanSquaredError, softmaxCrossEntropy } from './losses.ts';
 export { createMlp, type MlpOptions } from './mlp.ts';
 export type { Model, ParamSpec } from './model.ts';
 export { type AdamOptions, adam, type Optimizer, sgd } from './optimizers.ts';
+export {
+  measureThroughput,
+  type ThroughputOptions,
+  type ThroughputResult,
+  type ThroughputWorkload,
+  throughputWorkloads,
+} from './throughput.ts';
 export { cloneParams, toArrays, toTensors, trainStep } from './train.ts';

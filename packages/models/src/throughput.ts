@@ -1,0 +1,231 @@
+import {
+  type BackendInfo,
+  type BackendName,
+  createReplicaPool,
+  initBackend,
+  packArrays,
+  tf,
+} from '@reptile-bench/backend';
+import { createRng } from '@reptile-bench/core';
+import { createModel } from './create.ts';
+import { adam } from './optimizers.ts';
+import { syntheticBatch } from './throughput-replica.ts';
+import { toTensors, trainStep } from './train.ts';
+
+/** Training settings of the paper's runs that the benchmark reproduces (compute only: synthetic inputs). */
+export interface ThroughputWorkload {
+  model: Record<string, unknown>;
+  innerBatch: number;
+  innerIterations: number;
+  metaBatch: number;
+  learningRate: number;
+}
+
+export const throughputWorkloads: Record<string, ThroughputWorkload> = {
+  'omniglot-5w1s': {
+    model: { kind: 'conv4', ways: 5, inputShape: [28, 28, 1], filters: 64 },
+    innerBatch: 10,
+    innerIterations: 5,
+    metaBatch: 5,
+    learningRate: 1e-3,
+  },
+  'omniglot-20w1s': {
+    model: { kind: 'conv4', ways: 20, inputShape: [28, 28, 1], filters: 64 },
+    innerBatch: 20,
+    innerIterations: 10,
+    metaBatch: 5,
+    learningRate: 5e-4,
+  },
+  sine: {
+    model: { kind: 'mlp', inputSize: 1, hidden: [64, 64], outputSize: 1, activation: 'tanh' },
+    innerBatch: 10,
+    innerIterations: 32,
+    metaBatch: 5,
+    learningRate: 1e-3,
+  },
+};
+
+export interface ThroughputOptions {
+  workload: string;
+  backend?: BackendName;
+  /** Replica threads for the parallel measurements; default: the machine's parallelism. */
+  workers?: number;
+  /** Time budget of the two parallel measurements together (default 10 s), unless `steps` is given. */
+  seconds?: number;
+  /** Instead of a time budget: inner steps per worker, and as many meta-iterations' worth of inner steps. */
+  steps?: number;
+}
+
+export interface ThroughputResult {
+  workload: string;
+  backend: BackendName;
+  backend_version: string;
+  threads_per_worker: number;
+  workers: number;
+  /** Inner-loop training steps per second, all workers together. */
+  inner_steps_per_s: number;
+  /** Reptile meta-iterations per second: metaBatch tasks adapted on the replicas, then φ moves to their mean. */
+  meta_iters_per_s: number;
+  /** One training step and one forward pass on this thread (medians, ms). */
+  train_step_ms: number;
+  forward_ms: number;
+  train_step_over_forward: number;
+  inner_steps: number;
+  meta_iterations: number;
+  seconds: number;
+  settings: ThroughputWorkload;
+}
+
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] as number;
+
+/** Median times of a training step and a forward pass on this thread, interleaved so both see the same load. */
+function stepOverForward(workload: ThroughputWorkload, seconds: number) {
+  const model = createModel(workload.model);
+  const { x, y } = syntheticBatch(model, workload.innerBatch, 'throughput/ratio');
+  const optimizer = adam({ learningRate: workload.learningRate });
+  let params = toTensors(model, model.init(createRng('throughput/init')));
+  const forward = () => tf.tidy(() => model.apply(params, x).dataSync());
+  for (let i = 0; i < 3; i++) {
+    params = trainStep(model, optimizer, params, x, y).params;
+    forward();
+  }
+  const steps: number[] = [];
+  const forwards: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  while (steps.length < 5 || (performance.now() < end && steps.length < 500)) {
+    let t = performance.now();
+    params = trainStep(model, optimizer, params, x, y).params;
+    steps.push(performance.now() - t);
+    t = performance.now();
+    forward();
+    forwards.push(performance.now() - t);
+  }
+  tf.dispose([...params, x, y]);
+  optimizer.dispose();
+  return { stepMs: median(steps), forwardMs: median(forwards) };
+}
+
+/**
+ * Measures training throughput of a workload: the step/forward ratio on this thread, then inner steps per second
+ * and Reptile meta-iterations per second with replicas in worker threads.
+ */
+export async function measureThroughput(options: ThroughputOptions): Promise<ThroughputResult> {
+  const workload = throughputWorkloads[options.workload];
+  if (workload === undefined)
+    throw new Error(
+      `throughput: unknown workload "${options.workload}"; use one of ${Object.keys(throughputWorkloads).join(', ')}`,
+    );
+  const budget = options.seconds ?? 10;
+  if (!(budget > 0)) throw new Error(`throughput: seconds must be positive, got ${options.seconds}`);
+  if (options.steps !== undefined && !(Number.isInteger(options.steps) && options.steps > 0))
+    throw new Error(`throughput: steps must be a positive integer, got ${options.steps}`);
+  const backend = options.backend ?? 'wasm';
+  const info: BackendInfo = await initBackend(backend);
+  const started = performance.now();
+
+  const ratio = stepOverForward(workload, options.steps === undefined ? Math.min(3, budget / 4) : 0);
+
+  const pool = await createReplicaPool({
+    module: new URL('./throughput-replica.ts', import.meta.url),
+    backend,
+    ...(options.workers === undefined ? {} : { workers: options.workers }),
+  });
+  try {
+    const model = createModel(workload.model);
+    const phi = model.init(createRng('throughput/phi'));
+    const work = {
+      config: workload.model,
+      batchSize: workload.innerBatch,
+      learningRate: workload.learningRate,
+    };
+
+    // Untimed warm-up: the first steps in a fresh thread compile the JavaScript and wasm they run.
+    const shared = packArrays(phi);
+    await Promise.all(
+      Array.from({ length: pool.workers }, (_, w) =>
+        pool.run('innerSteps', { ...work, params: shared, steps: 3, seed: `throughput/warm-up/${w}` }),
+      ),
+    );
+
+    // Inner steps: every worker trains continuously; rounds of a fixed step count until the budget is spent.
+    const perTask = options.steps ?? Math.max(5, Math.round(4 * workload.innerIterations));
+    let innerSteps = 0;
+    let innerSeconds = 0;
+    const innerEnd = performance.now() + (budget / 2) * 1000;
+    do {
+      const t = performance.now();
+      await Promise.all(
+        Array.from({ length: pool.workers }, (_, w) =>
+          pool.run('innerSteps', {
+            ...work,
+            params: shared,
+            steps: perTask,
+            seed: `throughput/inner/${innerSteps}/${w}`,
+          }),
+        ),
+      );
+      innerSeconds += (performance.now() - t) / 1000;
+      innerSteps += perTask * pool.workers;
+    } while (options.steps === undefined && performance.now() < innerEnd);
+
+    // Meta-iterations: φ shared with every task, adapted parameters moved back, φ ← φ + ε (mean φ' − φ).
+    const metaTarget =
+      options.steps === undefined
+        ? Number.POSITIVE_INFINITY
+        : Math.max(
+            1,
+            Math.round((options.steps * pool.workers) / (workload.metaBatch * workload.innerIterations)),
+          );
+    const metaEnd = performance.now() + (budget / 2) * 1000;
+    const metaStart = performance.now();
+    let metaIterations = 0;
+    while (
+      metaIterations < metaTarget &&
+      (metaIterations === 0 || performance.now() < metaEnd || options.steps !== undefined)
+    ) {
+      const packed = packArrays(phi);
+      const adapted = await Promise.all(
+        Array.from({ length: workload.metaBatch }, (_, task) =>
+          pool.run<Float32Array[]>('adaptTask', {
+            ...work,
+            phi: packed,
+            iterations: workload.innerIterations,
+            seed: `throughput/meta/${metaIterations}/${task}`,
+          }),
+        ),
+      );
+      // The paper's meta-step: 1 annealed linearly to 0 over 100k iterations.
+      const epsilon = 1 - metaIterations / 1e5;
+      phi.forEach((p, i) => {
+        const tasks = adapted.map((a) => a[i] as Float32Array);
+        for (let k = 0; k < p.length; k++) {
+          let sum = 0;
+          for (const t of tasks) sum += t[k] as number;
+          p[k] = (p[k] as number) + epsilon * (sum / tasks.length - (p[k] as number));
+        }
+      });
+      metaIterations++;
+    }
+    const metaSeconds = (performance.now() - metaStart) / 1000;
+
+    return {
+      workload: options.workload,
+      backend,
+      backend_version: info.version,
+      threads_per_worker: info.threads,
+      workers: pool.workers,
+      inner_steps_per_s: innerSteps / innerSeconds,
+      meta_iters_per_s: metaIterations / metaSeconds,
+      train_step_ms: ratio.stepMs,
+      forward_ms: ratio.forwardMs,
+      train_step_over_forward: ratio.stepMs / ratio.forwardMs,
+      inner_steps: innerSteps,
+      meta_iterations: metaIterations,
+      seconds: (performance.now() - started) / 1000,
+      settings: workload,
+    };
+  } finally {
+    await pool.destroy();
+  }
+}
