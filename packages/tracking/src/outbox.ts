@@ -21,7 +21,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { MlflowApiError, type MlflowClient } from './mlflow/client.ts';
 import { MLFLOW_LIMITS, SUMMARY_PREFIX, validateRunId } from './names.ts';
 import { decodeValue, type EndEvent, type LogEntry, readLog } from './run-log.ts';
-import { readRunHeader, runDir, runLogPath, writerIsGone } from './store.ts';
+import { openRunStore, readRunHeader, runDir, runLogPath, writerIsGone } from './store.ts';
 import type { RunStatus, SyncReport } from './types.ts';
 
 export const OUTBOX_FOLDER = 'outbox';
@@ -292,13 +292,14 @@ class RunDelivery {
       position += count;
     }
     if (entry.ending !== undefined && !entry.done) await this.finishRemote(mlflowRunId, entry.ending);
-    if (!entry.done && this.writerGone && this.entries.length === 0) {
-      // The writer died without an end event: the run was killed.
-      await this.finishRemote(mlflowRunId, {
-        status: 'KILLED',
-        time: Date.now(),
-        error: `the process that wrote this run (pid ${header.writer.pid}) exited before finishing it`,
-      });
+    if (!entry.done && entry.ending === undefined && this.writerGone) {
+      // The writer died without an end event: mirror the store's verdict (KILLED, ended at its last event).
+      const record = await openRunStore(this.storeDir).getRun(this.runId);
+      if (record?.status === 'KILLED' && record.endTime !== undefined) {
+        const ending: Ending = { status: 'KILLED', time: record.endTime };
+        if (record.error !== undefined) ending.error = record.error;
+        await this.finishRemote(mlflowRunId, ending);
+      }
     }
   }
 

@@ -79,11 +79,6 @@ export function createTracker(options: TrackerOptions): Tracker {
     timers.set(runId, timer);
   };
 
-  // What earlier sweeps left in the outbox goes out now, alongside this sweep's runs.
-  const backlog = listOutbox(store.dir)
-    .then((ids) => deliverOutbox(client, store.dir, { runIds: ids, retries }))
-    .catch(() => undefined);
-
   const mirrored = (writer: RunWriter): RunWriter => {
     const { runId } = writer;
     return {
@@ -116,7 +111,6 @@ export function createTracker(options: TrackerOptions): Tracker {
   const drain = async (): Promise<void> => {
     for (const timer of timers.values()) clearTimeout(timer);
     timers.clear();
-    await backlog;
     while (active.size > 0) await Promise.all(active.values());
   };
 

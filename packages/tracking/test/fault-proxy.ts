@@ -21,6 +21,8 @@ export interface ProxyRequest {
 export async function startFaultProxy(
   upstream: string,
   decide: (request: ProxyRequest, index: number) => ProxyDecision,
+  /** Listen here (default: any free port). */
+  port = 0,
 ) {
   const landed = new Map<string, number>();
   let index = 0;
@@ -66,7 +68,7 @@ export async function startFaultProxy(
       );
     }
   });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
   return {
     uri: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
     /** Metric points per key that reached MLflow through this proxy. */

@@ -1,4 +1,5 @@
 // Fault tests of the MLflow mirror: every scenario ends with exactly the local store's points in MLflow.
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +16,7 @@ import {
   type Tracker,
 } from '../src/index.ts';
 import { startFaultProxy } from './fault-proxy.ts';
-import { meta, tempDir } from './helpers.ts';
+import { fixture, meta, repoRoot, runScript, tempDir } from './helpers.ts';
 
 let scratch: { path: string; remove: () => Promise<void> };
 let port: number;
@@ -30,6 +31,7 @@ beforeAll(async () => {
   uri = `http://127.0.0.1:${port}`;
   mlflowDir = join(scratch.path, 'mlflow');
   client = createMlflowClient({ trackingUri: uri });
+  server = await startMlflowServer({ dir: mlflowDir, port });
 });
 afterAll(async () => {
   await server?.stop();
@@ -115,24 +117,35 @@ async function expectMirrored(store: RunStore, runId: string): Promise<void> {
 const eventsOf = (steps: number) => 1 + 2 * steps + 1 + 1 + 1 + 1;
 
 describe('mirroring runs to MLflow through the outbox', () => {
-  it('keeps everything while no server runs and delivers it exactly once when one starts', async () => {
+  it('keeps everything while no server answers and delivers it exactly once when one does', async () => {
+    // The tracking URI points at a port where nothing listens yet; later a proxy to the real server opens there.
+    const downPort = await freePort();
+    const downUri = `http://127.0.0.1:${downPort}`;
     const dir = join(scratch.path, 'not-started');
-    const tracker = createTracker({ dir, mlflowUri: uri, flushIntervalMs: 20, retries: 1 });
+    const tracker = createTracker({ dir, mlflowUri: downUri, flushIntervalMs: 20, retries: 1 });
     await recordRun(tracker, 'down-a', 1200);
     await recordRun(tracker, 'down-b', 300);
     await tracker.close();
-    const waiting = await syncOutbox({ dir, mlflowUri: uri, retries: 0 });
+    const waiting = await syncOutbox({ dir, mlflowUri: downUri, retries: 0 });
     expect(waiting).toMatchObject({ delivered: 0, pending: eventsOf(1200) + eventsOf(300), runs: 2 });
     expect(waiting.errors[0]).toMatch(/could not be reached/);
 
-    server = await startMlflowServer({ dir: mlflowDir, port });
-    const report = await syncOutbox({ dir, mlflowUri: uri });
-    expect(report).toMatchObject({
-      delivered: eventsOf(1200) + eventsOf(300),
-      pending: 0,
-      runs: 2,
-      errors: [],
-    });
+    const proxy = await startFaultProxy(uri, () => 'pass', downPort);
+    try {
+      // `reptile-bench sync` now reaches MLflow at the same URI.
+      const delivered = await runCli(['sync', '--out', dir, '--json'], { MLFLOW_TRACKING_URI: downUri });
+      expect(delivered.stderr).toBe('');
+      expect(delivered.code).toBe(0);
+      expect(JSON.parse(delivered.stdout)).toEqual({
+        delivered: eventsOf(1200) + eventsOf(300),
+        pending: 0,
+        runs: 2,
+        errors: [],
+      });
+      expect(proxy.landed.get('train/loss')).toBe(1500);
+    } finally {
+      await proxy.close();
+    }
     await expectMirrored(tracker.store, 'down-a');
     await expectMirrored(tracker.store, 'down-b');
     // Delivered is delivered: syncing again sends nothing.
@@ -169,11 +182,11 @@ describe('mirroring runs to MLflow through the outbox', () => {
     expect(waiting.pending).toBeLessThan(eventsOf(2500) + eventsOf(200));
 
     server = await startMlflowServer({ dir: mlflowDir, port });
-    // The next sweep's tracker picks up what the previous one left in the outbox.
+    // The next sweep records its runs and syncs at its end, delivering what the previous one left behind.
     const next = createTracker({ dir, mlflowUri: uri, flushIntervalMs: 10 });
     await recordRun(next, 'next-sweep', 50);
+    expect(await next.sync()).toMatchObject({ pending: 0, errors: [] });
     await next.close();
-    expect(await syncOutbox({ dir, mlflowUri: uri })).toMatchObject({ pending: 0, errors: [] });
     for (const runId of ['killed-a', 'killed-b', 'next-sweep']) await expectMirrored(tracker.store, runId);
   });
 
@@ -234,6 +247,53 @@ describe('mirroring runs to MLflow through the outbox', () => {
     await proxy.close();
   });
 });
+
+describe('mirroring runs recorded without MLflow', () => {
+  it('sync --all mirrors finished runs and a run whose process died (as KILLED)', async () => {
+    await ensureServer();
+    const dir = join(scratch.path, 'offline');
+    await runScript(fixture('write-runs.ts'), [dir, 'offline', '2', '150', 'die']).catch((error: Error) => {
+      expect(error.message).toMatch(/exited with 3/);
+    });
+    expect(await syncOutbox({ dir, mlflowUri: uri })).toMatchObject({ delivered: 0, runs: 0 });
+    const report = await syncOutbox({ dir, mlflowUri: uri, all: true });
+    expect(report).toMatchObject({ pending: 0, runs: 2, errors: [] });
+    const experiment = await client.getExperimentByName('offline');
+    const runs = await client.searchAllRuns({ experimentIds: [experiment!.experimentId] });
+    const byId = Object.fromEntries(runs.map((run) => [run.tags[MLFLOW_TAGS.runId], run]));
+    expect(byId['offline-r0']!.info.status).toBe('FINISHED');
+    expect(byId['offline-r1']!.info.status).toBe('KILLED');
+    expect(byId['offline-r1']!.tags[MLFLOW_TAGS.error]).toMatch(/exited before finishing/);
+    for (const run of runs) {
+      expect(await client.getMetricHistory(run.info.runId, 'loss')).toHaveLength(150);
+      expect(await client.getMetricHistory(run.info.runId, 'accuracy')).toHaveLength(150);
+    }
+  });
+});
+
+/** Runs the `reptile-bench` CLI in a child process. */
+function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { MLFLOW_TRACKING_URI: _ignored, ...inherited } = process.env;
+  const child = spawn(process.execPath, [join(repoRoot, 'packages/runner/bin/reptile-bench.mjs'), ...args], {
+    cwd: repoRoot,
+    env: { ...inherited, ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

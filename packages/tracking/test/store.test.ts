@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { flattenParams, openRunStore, type RunStore } from '../src/index.ts';
+import { createTracker, flattenParams, openRunStore, type RunStore } from '../src/index.ts';
 import { fixture, meta, runScript, tempDir } from './helpers.ts';
 
 let dir: { path: string; remove: () => Promise<void> };
@@ -255,5 +255,30 @@ describe('flattenParams', () => {
     });
     expect(() => flattenParams({ 'bad|key': 1 })).toThrow(/invalid param key "bad\|key"/);
     expect(() => flattenParams({ big: 'x'.repeat(7000) })).toThrow(/param "big" has a value of 7000/);
+  });
+});
+
+describe('createTracker without MLflow', () => {
+  it('records to the store only, and reads MLFLOW_TRACKING_URI when no URI is given', async () => {
+    const previous = process.env.MLFLOW_TRACKING_URI;
+    try {
+      delete process.env.MLFLOW_TRACKING_URI;
+      const local = createTracker({ dir: dir.path });
+      expect(local.mlflowUri).toBeUndefined();
+      const writer = await local.startRun(meta('local-s0'));
+      writer.logMetric('loss', 1, 0);
+      await writer.finish('FINISHED');
+      expect(await local.sync()).toEqual({ delivered: 0, pending: 0, runs: 0, errors: [] });
+      await local.close();
+      expect((await local.store.getRun('local-s0'))!.metrics.loss).toHaveLength(1);
+      expect(existsSync(join(dir.path, 'outbox'))).toBe(false);
+
+      process.env.MLFLOW_TRACKING_URI = 'http://127.0.0.1:5999/';
+      expect(createTracker({ dir: dir.path }).mlflowUri).toBe('http://127.0.0.1:5999');
+      expect(createTracker({ dir: dir.path, mlflowUri: null }).mlflowUri).toBeUndefined();
+    } finally {
+      if (previous === undefined) delete process.env.MLFLOW_TRACKING_URI;
+      else process.env.MLFLOW_TRACKING_URI = previous;
+    }
   });
 });
