@@ -1,8 +1,9 @@
 import type { RunConfig } from './config/schema.ts';
 
 /**
- * A rough relative cost of a run (examples pushed through the model, weighted by the model's size), used only
- * to turn progress into a sweep-wide ETA. A Conv4 example costs about a hundred times an MLP example here.
+ * A rough relative cost of a run, in about-milliseconds of one core, used only to turn progress into a
+ * sweep-wide ETA. A gradient step costs a fixed dispatch overhead plus a per-example part that depends on the
+ * model (Conv4 examples are ~60× an MLP's); forward-only predictions cost about a third of a step.
  */
 export function estimateCost(config: RunConfig): {
   startup: number;
@@ -10,25 +11,29 @@ export function estimateCost(config: RunConfig): {
   eval: number;
   total: number;
 } {
-  const perExample = config.model.name === 'conv4' ? 1 : 0.01;
+  const perExample = config.model.name === 'conv4' ? 1.2 : 0.02;
+  const step = (batch: number) => 3 + batch * perExample;
   const a = config.algorithm;
   const e = config.eval;
-  const queries = config.dataset.name === 'omniglot' ? config.dataset.ways * config.dataset.query_shots : 1;
-  const episodeCost = e.eval_iters * e.eval_batch + queries * (config.dataset.shots + 1);
+  const d = config.dataset;
+  const queries = d.name === 'omniglot' ? d.ways * d.query_shots : d.query_shots;
+  const support = d.name === 'omniglot' ? d.ways * d.shots : d.shots;
+  const nonTransductive = e.modes.includes('non-transductive') ? (queries * step(support + 1)) / 3 : 0;
+  const transductive = e.modes.includes('transductive') ? step(queries) / 3 : 0;
+  const episode = e.eval_iters * step(e.eval_batch) + nonTransductive + transductive;
   let train = 0;
   let iterations = 0;
   if ('meta_iters' in a) {
     iterations = a.meta_iters;
-    train = a.meta_iters * a.meta_batch * a.inner_iters * a.inner_batch;
+    const secondOrder = a.name === 'maml' ? 3 : 1;
+    train = a.meta_iters * a.meta_batch * (a.inner_iters + 1) * step(a.inner_batch) * secondOrder;
   } else if ('train_iters' in a) {
     iterations = a.train_iters;
-    train = a.train_iters * a.train_batch;
+    train = a.train_iters * step(a.train_batch);
   }
-  const validations = e.every > 0 ? Math.floor(iterations / e.every) + 1 : 0;
-  const evalCost = e.episodes * episodeCost + validations * e.val_episodes * episodeCost;
-  // A fixed start-up cost (process, backend, data) so tiny runs still move the bar.
-  const startup = 2000;
-  const trainCost = train * perExample;
-  const evalWeighted = evalCost * perExample;
-  return { startup, train: trainCost, eval: evalWeighted, total: startup + trainCost + evalWeighted };
+  const validations = e.every > 0 ? Math.floor(iterations / e.every) : 0;
+  const evaluation = (e.episodes + validations * e.val_episodes) * episode;
+  // Process start, imports and data loading.
+  const startup = 4000;
+  return { startup, train, eval: evaluation, total: startup + train + evaluation };
 }

@@ -233,7 +233,7 @@ async function trainAndEvaluate(
         }
       : undefined;
 
-  progress({ phase: 'train', done: 0, total: iterations });
+  if (iterations > 0) progress({ phase: 'train', done: 0, total: iterations });
   const learner = createLearner(config.algorithm);
   const ctx: MetaTrainContext = {
     model,

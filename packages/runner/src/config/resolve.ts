@@ -133,6 +133,14 @@ export function resolveRunConfig(
       run: context.run,
     });
   }
+  if (algorithm.name === 'maml' && algorithm.optimizer !== 'sgd') {
+    problems.push({
+      where: layer.originOf(['algorithm', 'optimizer'], context.where),
+      field: 'algorithm.optimizer',
+      message: `second-order MAML differentiates through plain gradient steps; allowed values: "sgd" (got "${algorithm.optimizer}")`,
+      run: context.run,
+    });
+  }
   if (problems.length > 0) return { problems };
 
   if (dataset.name === 'sine' && dataset.train_shots === undefined) dataset.train_shots = dataset.shots;
