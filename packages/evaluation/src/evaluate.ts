@@ -111,10 +111,17 @@ export async function evaluate(
   }
   const result: EvaluationResult = {
     metric: model.task === 'classification' ? 'accuracy' : 'mse',
+    perEpisode: {},
     episodes,
     seconds: (performance.now() - started) / 1000,
   };
-  if (modes.includes('non-transductive')) result.nonTransductive = meanWithCi(scores['non-transductive']);
-  if (modes.includes('transductive')) result.transductive = meanWithCi(scores.transductive);
+  if (modes.includes('non-transductive')) {
+    result.nonTransductive = meanWithCi(scores['non-transductive']);
+    result.perEpisode.nonTransductive = scores['non-transductive'];
+  }
+  if (modes.includes('transductive')) {
+    result.transductive = meanWithCi(scores.transductive);
+    result.perEpisode.transductive = scores.transductive;
+  }
   return result;
 }

@@ -34,6 +34,8 @@ export interface EvaluationResult {
   metric: 'accuracy' | 'mse';
   nonTransductive?: MeanWithCi;
   transductive?: MeanWithCi;
+  /** Each episode's score per mode, in episode order (for paired comparisons and checks). */
+  perEpisode: { nonTransductive?: number[]; transductive?: number[] };
   episodes: number;
   seconds: number;
 }

@@ -171,6 +171,9 @@ describe('evaluate', () => {
       ['transductive', result.transductive],
     ] as const) {
       const values = perEpisode[mode]!;
+      const reported =
+        mode === 'transductive' ? result.perEpisode.transductive : result.perEpisode.nonTransductive;
+      expect(reported).toEqual(values);
       const mean = values.reduce((a, b) => a + b, 0) / 8;
       const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / 7);
       expect(summary!.n).toBe(8);

@@ -9,7 +9,7 @@ export {
 } from './meta-loop.ts';
 export { type CheckedReptileOptions, checkReptileOptions, type ReptileOptions } from './options.ts';
 export { createTaskRunner, metaBatchJobs, optimizerStateKey, reptile } from './reptile.ts';
-export { inThreadRunner, type TaskRunner } from './runner.ts';
+export { inThreadRunner, replicaRunner, type TaskRunner } from './runner.ts';
 export { type MetaStepSchedule, metaStepAt } from './schedule.ts';
 export { releaseOptimizerStates, runTaskJob, type TaskJob, type TaskResult } from './task.ts';
 export { reptileUpdate } from './update.ts';

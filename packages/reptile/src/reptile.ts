@@ -2,7 +2,7 @@ import { initBackend } from '@reptile-bench/backend';
 import type { InitLearner, MetaTrainContext } from '@reptile-bench/evaluation';
 import { mean, metaTrainLoop, sampleTask, taskRng } from './meta-loop.ts';
 import { type CheckedReptileOptions, checkReptileOptions, type ReptileOptions } from './options.ts';
-import { inThreadRunner, type TaskRunner } from './runner.ts';
+import { inThreadRunner, replicaRunner, type TaskRunner } from './runner.ts';
 import type { TaskJob } from './task.ts';
 import { reptileUpdate } from './update.ts';
 
@@ -16,10 +16,18 @@ export function optimizerStateKey(
   return o.sharedOptimizerState ? `${runner.statePrefix}shared` : `${runner.statePrefix}slot${k}`;
 }
 
-/** The task runner for a context: replicas when `workers > 1` and the tasks are independent. */
+/**
+ * The task runner for a context: replica threads when `ctx.workers > 1` and the tasks of a meta-batch are
+ * independent (not with a shared optimizer state, which chains them), else this thread. Never more threads than
+ * tasks per meta-batch.
+ */
 export async function createTaskRunner(ctx: MetaTrainContext, o: CheckedReptileOptions): Promise<TaskRunner> {
+  const requested = ctx.workers ?? 1;
+  if (!Number.isInteger(requested) || requested < 1)
+    throw new RangeError(`metaTrain: workers must be a positive integer, got ${JSON.stringify(ctx.workers)}`);
+  const workers = o.sharedOptimizerState ? 1 : Math.min(requested, o.metaBatchSize);
   await initBackend(ctx.backend);
-  return inThreadRunner();
+  return workers > 1 ? replicaRunner(ctx.backend, workers) : inThreadRunner();
 }
 
 /**

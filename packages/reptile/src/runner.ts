@@ -1,4 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import {
+  type BackendName,
+  createReplicaPool,
+  type PackedArrays,
+  packArrays,
+  type ReplicaPool,
+  unpackArrays,
+} from '@reptile-bench/backend';
+import type { ReplicaJob, ReplicaResult } from './replica.ts';
 import { releaseOptimizerStates, runTaskJob, type TaskJob, type TaskResult } from './task.ts';
 
 /** Runs the task jobs of a meta-batch, in this thread or on replica threads; results come back in job order. */
@@ -20,6 +29,56 @@ export function inThreadRunner(): TaskRunner {
     },
     async close() {
       releaseOptimizerStates(statePrefix);
+    },
+  };
+}
+
+/**
+ * Runs the jobs of a meta-batch on `workers` replica threads, each with its own `backend`. Job k of a meta-batch
+ * always runs on thread k mod workers, so an optimizer state carried under a slot's key stays on one thread and
+ * is continued in order. Each thread is a one-worker pool: the backend's pool hands tasks to any idle worker,
+ * and this pinning is what keeps carried states, and so the numbers, independent of the worker count.
+ */
+export async function replicaRunner(backend: BackendName, workers: number): Promise<TaskRunner> {
+  const statePrefix = `run:${randomUUID()}/`;
+  const module = new URL('./replica.ts', import.meta.url);
+  const pools: ReplicaPool[] = [];
+  try {
+    for (let i = 0; i < workers; i++) pools.push(await createReplicaPool({ module, workers: 1, backend }));
+  } catch (error) {
+    await Promise.all(pools.map((pool) => pool.destroy()));
+    throw error;
+  }
+  return {
+    statePrefix,
+    async run(jobs) {
+      // φ is shared by every job of a meta-batch: pack each distinct parameter list once, in shared memory.
+      const packed = new Map<Float32Array[], PackedArrays>();
+      const share = (params: Float32Array[]) => {
+        let p = packed.get(params);
+        if (p === undefined) {
+          p = packArrays(params, { shared: true });
+          packed.set(params, p);
+        }
+        return p;
+      };
+      const results = await Promise.all(
+        jobs.map((job, k) =>
+          pools[k % workers]!.run<ReplicaResult>('adaptTask', {
+            ...job,
+            params: share(job.params),
+          } satisfies ReplicaJob),
+        ),
+      );
+      return results.map((r) => ({
+        params: unpackArrays({ buffer: r.values.buffer, lengths: r.lengths }),
+        losses: r.losses,
+      }));
+    },
+    async close() {
+      await Promise.all(
+        pools.map((pool) => pool.run('releaseStates', statePrefix).finally(() => pool.destroy())),
+      );
     },
   };
 }
