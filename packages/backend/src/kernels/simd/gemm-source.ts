@@ -6,7 +6,8 @@
  * the 16 SIMD registers of x86-64); edges use 1-row and 4- or 1-column blocks.
  *
  * Two layouts of A: "nn" (A is [M×K]) and "tn" (A is stored transposed, [K×M], as the patch matrix is when the
- * filter gradient is patchesᵀ·dy): then the 4 A values a step needs are adjacent and come from one load.
+ * filter gradient is patchesᵀ·dy). Measured here: one K step per loop iteration beats unrolling (which spills),
+ * and broadcasting A with load32_splat beats one wide load plus lane shuffles; 4×8 beats 6×8.
  */
 
 const get = (name: string) => `(local.get $${name})`;
@@ -23,9 +24,6 @@ function loop(variable: string, start: string, end: string, step: string, body: 
       (local.set $${variable} (i32.add ${get(variable)} ${step}))
       (br $${variable}_next)))`;
 }
-
-/** i8x16.shuffle lane pattern that broadcasts 32-bit lane r. */
-const broadcastLane = (r: number) => Array.from({ length: 16 }, (_, i) => 4 * r + (i % 4)).join(' ');
 
 type Layout = 'nn' | 'tn';
 
@@ -60,24 +58,21 @@ function block(layout: Layout, rows: 1 | 4, cols: 8 | 4 | 1): string {
       ).join('\n')
     : `(local.set $bs (f32.load ${get('pb')}))`;
 
-  // A[i0 + r, kk], broadcast for vector blocks.
-  const aValue = (r: number): string => {
-    if (layout === 'tn' && rows === 4)
-      return vec
-        ? `(i8x16.shuffle ${broadcastLane(r)} ${get('av')} ${get('av')})`
-        : `(f32x4.extract_lane ${r} ${get('av')})`;
-    const load = layout === 'nn' ? `(f32.load ${add(get(`pa${r}`), get('kb'))})` : `(f32.load ${get('pa0')})`;
-    return vec ? `(f32x4.splat ${load})` : load;
-  };
+  // A[i0 + r, kk], broadcast to all lanes for vector blocks (load32_splat: one instruction).
+  const aAddress = (r: number) => (layout === 'nn' ? add(get(`pa${r}`), get('kb')) : get('pa0'));
+  const aOffset = (r: number) => (layout === 'tn' ? ` offset=${4 * r}` : '');
   const steps: string[] = [];
-  if (layout === 'tn' && rows === 4) steps.push(`(local.set $av (v128.load ${get('pa0')}))`);
   for (let r = 0; r < rows; r++) {
-    steps.push(`(local.set ${vec ? '$av1' : '$as1'} ${aValue(r)})`);
+    steps.push(
+      vec
+        ? `(local.set $av (v128.load32_splat${aOffset(r)} ${aAddress(r)}))`
+        : `(local.set $as (f32.load${aOffset(r)} ${aAddress(r)}))`,
+    );
     for (let h = 0; h < halves; h++) {
       steps.push(
         vec
-          ? `(local.set $${acc(r, h)} (f32x4.add ${get(acc(r, h))} (f32x4.mul ${get('av1')} ${get(`b${h}`)})))`
-          : `(local.set $${acc(r, h)} (f32.add ${get(acc(r, h))} (f32.mul ${get('as1')} ${get('bs')})))`,
+          ? `(local.set $${acc(r, h)} (f32x4.add ${get(acc(r, h))} (f32x4.mul ${get('av')} ${get(`b${h}`)})))`
+          : `(local.set $${acc(r, h)} (f32.add ${get(acc(r, h))} (f32.mul ${get('as')} ${get('bs')})))`,
       );
     }
   }
@@ -139,7 +134,7 @@ function gemm(layout: Layout): string {
     (local $i0 i32) (local $j0 i32) (local $kk i32) (local $kb i32) (local $pb i32)
     (local $pa0 i32) (local $pa1 i32) (local $pa2 i32) (local $pa3 i32)
     (local $nBytes i32) (local $mBytes i32)
-    (local $av v128) (local $av1 v128) (local $b0 v128) (local $b1 v128) (local $as1 f32) (local $bs f32)
+    (local $av v128) (local $b0 v128) (local $b1 v128) (local $as f32) (local $bs f32)
     ${accLocals.join(' ')} ${scalarAcc}
     (local.set $nBytes ${shl2(get('n'))})
     (local.set $mBytes ${shl2(get('m'))})
