@@ -1,11 +1,18 @@
-import { tf } from '@reptile-bench/backend';
+import { createReplicaPool, currentBackendInfo, packArrays, tf } from '@reptile-bench/backend';
 import { meanWithCi, type Rng } from '@reptile-bench/core';
-import type { EpisodeSampler } from '@reptile-bench/datasets';
-import type { Model } from '@reptile-bench/models';
-import { adaptToSupport } from './inner-loop.ts';
+import { type Batch, type EpisodeSampler, miniBatches } from '@reptile-bench/datasets';
+import { type Model, toTensors } from '@reptile-bench/models';
+import { createOptimizer, trainOnBatches } from './inner-loop.ts';
 import { checkEvaluationOptions } from './options.ts';
 import { accuracy, meanSquaredError, predictNonTransductive, predictTransductive } from './predict.ts';
-import type { EvaluationOptions, EvaluationResult, LearnedInit, PredictionMode } from './types.ts';
+import type { ReplicaEpisodesJob } from './replica.ts';
+import type {
+  AdaptOptions,
+  EvaluationOptions,
+  EvaluationResult,
+  LearnedInit,
+  PredictionMode,
+} from './types.ts';
 
 /** Checks that `params` fit `model`, naming the first parameter that does not. */
 export function checkInit(model: Model, params: Float32Array[], where: string): void {
@@ -46,7 +53,7 @@ function checkSampler(model: Model, sampler: EpisodeSampler): void {
 export function scoreEpisode(
   model: Model,
   params: tf.Tensor[],
-  episode: ReturnType<EpisodeSampler['sample']>,
+  episode: { support: Batch; query: Batch },
   modes: readonly PredictionMode[],
 ): Partial<Record<PredictionMode, number>> {
   const { support, query } = episode;
@@ -68,13 +75,70 @@ export function scoreEpisode(
   return scores;
 }
 
+/** One prepared test episode: everything random already drawn, so any thread computes the same scores. */
+export interface PreparedEpisode {
+  support: Batch;
+  query: Batch;
+  /** The adaptation's mini-batches, in order. */
+  batches: Batch[];
+  /** This episode's own initialisation, when the learner gives one per episode. */
+  init?: Float32Array[];
+}
+
+/** Draws episode `e`: the task from `.derive('task')`, an init from `.derive('init')`, batches from `.derive('adapt')`. */
+export function prepareEpisode(
+  model: Model,
+  init: LearnedInit,
+  sampler: EpisodeSampler,
+  adapt: Required<AdaptOptions>,
+  rng: Rng,
+  e: number,
+): PreparedEpisode {
+  const episodeRng = rng.derive('episode', e);
+  const { support, query } = sampler.sample(episodeRng.derive('task'));
+  if (query.size === 0) throw new RangeError('evaluate: the sampler produced an empty query set');
+  const batches = miniBatches(
+    support,
+    adapt.batchSize,
+    adapt.iterations,
+    { replacement: adapt.replacement },
+    episodeRng.derive('adapt'),
+  );
+  const prepared: PreparedEpisode = { support, query, batches };
+  if (typeof init === 'function') {
+    prepared.init = init(episodeRng.derive('init'));
+    checkInit(model, prepared.init, `evaluate: init(episode ${e})`);
+  }
+  return prepared;
+}
+
+/** Adapts a copy of the init with a fresh optimizer on the episode's batches and scores its query set. */
+export function runEpisode(
+  model: Model,
+  init: Float32Array[],
+  episode: PreparedEpisode,
+  adapt: Pick<AdaptOptions, 'optimizer' | 'learningRate'>,
+  modes: readonly PredictionMode[],
+): Partial<Record<PredictionMode, number>> {
+  const optimizer = createOptimizer(adapt);
+  let params: tf.Tensor[] = [];
+  try {
+    params = trainOnBatches(model, optimizer, toTensors(model, episode.init ?? init), episode.batches).params;
+    return scoreEpisode(model, params, episode, modes);
+  } finally {
+    tf.dispose(params);
+    optimizer.dispose();
+  }
+}
+
 /**
  * The one evaluation protocol: for each of `episodes` test tasks, adapt a copy of the initialisation on the
  * support set (fresh optimizer, `adapt.iterations` steps) and score the query set, non-transductively and/or
  * transductively. Reports mean ± 1.96·σ/√n over the episodes. Never changes `init`.
  *
- * Episode `e` is drawn from `rng.derive('episode', e)` (task from `.derive('task')`, a per-episode init from
- * `.derive('init')`, mini-batches from `.derive('adapt')`), so results do not depend on evaluation order.
+ * Episode `e` is drawn from `rng.derive('episode', e)` (see `prepareEpisode`), always in this thread, so results
+ * depend neither on evaluation order nor on `workers`: with `workers > 1` the episodes' adaptation and scoring
+ * run on replica threads, and the scores come back in episode order.
  */
 export async function evaluate(
   model: Model,
@@ -83,32 +147,16 @@ export async function evaluate(
   options: EvaluationOptions,
   rng: Rng,
 ): Promise<EvaluationResult> {
-  const { episodes, adapt, modes } = checkEvaluationOptions(options);
+  const { episodes, adapt, modes, workers } = checkEvaluationOptions(options);
   checkSampler(model, sampler);
   if (typeof init !== 'function') checkInit(model, init, 'evaluate: init');
   const started = performance.now();
-  const scores: Record<PredictionMode, number[]> = { 'non-transductive': [], transductive: [] };
-  for (let e = 0; e < episodes; e++) {
-    options.signal?.throwIfAborted();
-    const episodeRng = rng.derive('episode', e);
-    const episode = sampler.sample(episodeRng.derive('task'));
-    if (episode.query.size === 0) throw new RangeError('evaluate: the sampler produced an empty query set');
-    let start: Float32Array[];
-    if (typeof init === 'function') {
-      start = init(episodeRng.derive('init'));
-      checkInit(model, start, `evaluate: init(episode ${e})`);
-    } else start = init;
-    const adapted = adaptToSupport(model, start, episode.support, adapt, episodeRng.derive('adapt'));
-    try {
-      const episodeScores = scoreEpisode(model, adapted.params, episode, modes);
-      for (const mode of modes) scores[mode].push(episodeScores[mode] as number);
-    } finally {
-      tf.dispose(adapted.params);
-    }
-    options.onProgress?.(e + 1, episodes);
-    // Let timers, signals and progress output run between episodes.
-    if (e % 16 === 15) await new Promise((resolve) => setImmediate(resolve));
-  }
+  const prepare = (e: number) => prepareEpisode(model, init, sampler, adapt, rng, e);
+  const fixedInit = typeof init === 'function' ? undefined : init;
+  const perEpisode =
+    workers > 1
+      ? await scoreOnReplicas(model, fixedInit, prepare, { ...options, episodes, adapt, modes, workers })
+      : await scoreInThread(model, fixedInit, prepare, { ...options, episodes, adapt, modes });
   const result: EvaluationResult = {
     metric: model.task === 'classification' ? 'accuracy' : 'mse',
     perEpisode: {},
@@ -116,12 +164,86 @@ export async function evaluate(
     seconds: (performance.now() - started) / 1000,
   };
   if (modes.includes('non-transductive')) {
-    result.nonTransductive = meanWithCi(scores['non-transductive']);
-    result.perEpisode.nonTransductive = scores['non-transductive'];
+    const scores = perEpisode.map((s) => s['non-transductive'] as number);
+    result.nonTransductive = meanWithCi(scores);
+    result.perEpisode.nonTransductive = scores;
   }
   if (modes.includes('transductive')) {
-    result.transductive = meanWithCi(scores.transductive);
-    result.perEpisode.transductive = scores.transductive;
+    const scores = perEpisode.map((s) => s.transductive as number);
+    result.transductive = meanWithCi(scores);
+    result.perEpisode.transductive = scores;
   }
   return result;
+}
+
+type EpisodeScores = Partial<Record<PredictionMode, number>>;
+interface RunSettings {
+  episodes: number;
+  adapt: Required<AdaptOptions>;
+  modes: PredictionMode[];
+  onProgress?: EvaluationOptions['onProgress'];
+  signal?: AbortSignal;
+}
+
+async function scoreInThread(
+  model: Model,
+  init: Float32Array[] | undefined,
+  prepare: (e: number) => PreparedEpisode,
+  o: RunSettings,
+): Promise<EpisodeScores[]> {
+  const scores: EpisodeScores[] = [];
+  for (let e = 0; e < o.episodes; e++) {
+    o.signal?.throwIfAborted();
+    const episode = prepare(e);
+    scores.push(runEpisode(model, init ?? (episode.init as Float32Array[]), episode, o.adapt, o.modes));
+    o.onProgress?.(e + 1, o.episodes);
+    // Let timers, signals and progress output run between episodes.
+    if (e % 16 === 15) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return scores;
+}
+
+/** Episodes per replica request: large enough to amortise messaging, small enough to balance the threads. */
+const chunkSize = 8;
+
+async function scoreOnReplicas(
+  model: Model,
+  init: Float32Array[] | undefined,
+  prepare: (e: number) => PreparedEpisode,
+  o: RunSettings & { workers: number },
+): Promise<EpisodeScores[]> {
+  const backend = (await currentBackendInfo())?.name ?? 'wasm';
+  const pool = await createReplicaPool({
+    module: new URL('./replica.ts', import.meta.url),
+    workers: o.workers,
+    backend,
+  });
+  try {
+    const shared = init === undefined ? undefined : packArrays(init, { shared: true });
+    const scores: EpisodeScores[] = new Array(o.episodes);
+    let next = 0;
+    let done = 0;
+    // Each lane keeps one request in flight; episodes are prepared here, just before they are sent.
+    const lane = async () => {
+      while (next < o.episodes) {
+        o.signal?.throwIfAborted();
+        const first = next;
+        const count = Math.min(chunkSize, o.episodes - first);
+        next += count;
+        const episodes = Array.from({ length: count }, (_, i) => prepare(first + i));
+        const job: ReplicaEpisodesJob = { model: model.config, episodes, adapt: o.adapt, modes: o.modes };
+        if (shared !== undefined) job.init = shared;
+        const result = await pool.run<EpisodeScores[]>('scoreEpisodes', job);
+        result.forEach((s, i) => {
+          scores[first + i] = s;
+        });
+        done += count;
+        o.onProgress?.(done, o.episodes);
+      }
+    };
+    await Promise.all(Array.from({ length: o.workers }, lane));
+    return scores;
+  } finally {
+    await pool.destroy();
+  }
 }

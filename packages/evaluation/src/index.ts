@@ -1,6 +1,13 @@
 // Public surface of @reptile-bench/evaluation: the evaluation protocol, the inner loop every learner shares, and
 // the learner contract between the algorithms and the runner.
-export { checkInit, evaluate, scoreEpisode } from './evaluate.ts';
+export {
+  checkInit,
+  evaluate,
+  type PreparedEpisode,
+  prepareEpisode,
+  runEpisode,
+  scoreEpisode,
+} from './evaluate.ts';
 export { adaptToSupport, batchTensors, createOptimizer, trainOnBatches } from './inner-loop.ts';
 export {
   checkAdaptOptions,

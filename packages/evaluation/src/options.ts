@@ -40,6 +40,7 @@ export function checkEvaluationOptions(options: EvaluationOptions): {
   episodes: number;
   adapt: Required<AdaptOptions>;
   modes: PredictionMode[];
+  workers: number;
 } {
   const episodes = requireInteger(options.episodes, 'evaluate: options.episodes', 1);
   const adapt = checkAdaptOptions(options.adapt, 'evaluate: options.adapt');
@@ -51,5 +52,6 @@ export function checkEvaluationOptions(options: EvaluationOptions): {
       throw new RangeError(
         `evaluate: options.modes has ${JSON.stringify(mode)}; allowed values: ${allModes.join(', ')}`,
       );
-  return { episodes, adapt, modes: allModes.filter((m) => modes.includes(m)) };
+  const workers = requireInteger(options.workers ?? 1, 'evaluate: options.workers', 1);
+  return { episodes, adapt, modes: allModes.filter((m) => modes.includes(m)), workers };
 }

@@ -24,7 +24,12 @@ export interface EvaluationOptions {
   adapt: AdaptOptions;
   /** Default: both. */
   modes?: PredictionMode[];
-  /** Called after every episode, e.g. for a progress bar. */
+  /**
+   * Replica threads for the episodes (default 1: this thread). The numbers do not depend on it. The replicas run
+   * the backend this thread runs.
+   */
+  workers?: number;
+  /** Called as episodes finish, e.g. for a progress bar. */
   onProgress?: (episodesDone: number, episodes: number) => void;
   signal?: AbortSignal;
 }

@@ -233,11 +233,42 @@ describe('evaluate', () => {
     expect(adapted.transductive!.mean).toBeLessThan(0.8 * none.transductive!.mean);
   });
 
+  it('gives the same per-episode scores on replica threads as in this thread', async () => {
+    const init = model.init(createRng(20));
+    const options = { episodes: 10, adapt };
+    const here = await evaluate(model, init, sampler, options, createRng(21));
+    const progress: number[] = [];
+    const threads = await evaluate(
+      model,
+      init,
+      sampler,
+      { ...options, workers: 2, onProgress: (done) => progress.push(done) },
+      createRng(21),
+    );
+    expect(threads.perEpisode).toEqual(here.perEpisode);
+    expect(threads.nonTransductive).toEqual(here.nonTransductive);
+    expect(progress.at(-1)).toBe(10);
+    // a fresh init per episode (plain SGD from scratch) is drawn here and sent along
+    const mlp = createMlp({ inputSize: 1, hidden: [8], outputSize: 1 });
+    const perEpisodeInit = (r: ReturnType<typeof createRng>) => mlp.init(r);
+    const sine = sineSampler({ shots: 5 });
+    const a = await evaluate(mlp, perEpisodeInit, sine, { episodes: 9, adapt: sgdAdapt }, createRng(22));
+    const b = await evaluate(
+      mlp,
+      perEpisodeInit,
+      sine,
+      { episodes: 9, adapt: sgdAdapt, workers: 2 },
+      createRng(22),
+    );
+    expect(b.perEpisode).toEqual(a.perEpisode);
+  });
+
   it('names the field, value or mismatch in its errors', async () => {
     const init = model.init(createRng(19));
     const run = (options: Partial<Parameters<typeof evaluate>[3]>, i: Float32Array[] = init, s = sampler) =>
       evaluate(model, i, s, { episodes: 2, adapt, ...options }, createRng(1));
     await expect(run({ episodes: 0 })).rejects.toThrow(/options.episodes must be an integer ≥ 1, got 0/);
+    await expect(run({ workers: 0 })).rejects.toThrow(/options.workers must be an integer ≥ 1, got 0/);
     await expect(run({ adapt: { ...adapt, optimizer: 'rmsprop' as 'sgd' } })).rejects.toThrow(
       /options.adapt.optimizer must be 'adam' or 'sgd', got "rmsprop"/,
     );

@@ -1,0 +1,34 @@
+// Runs in replica threads (see @reptile-bench/backend's createReplicaPool): scores prepared test episodes on the
+// thread's own backend. A shared initialisation arrives packed in a SharedArrayBuffer and is read in place.
+import { type PackedArrays, unpackArrays } from '@reptile-bench/backend';
+import { stableStringify } from '@reptile-bench/core';
+import { createModel, type Model } from '@reptile-bench/models';
+import { type PreparedEpisode, runEpisode } from './evaluate.ts';
+import type { AdaptOptions, PredictionMode } from './types.ts';
+
+export interface ReplicaEpisodesJob {
+  /** `Model.config`. */
+  model: Record<string, unknown>;
+  /** The initialisation shared by all episodes (absent when every episode carries its own). */
+  init?: PackedArrays;
+  episodes: PreparedEpisode[];
+  adapt: Pick<AdaptOptions, 'optimizer' | 'learningRate'>;
+  modes: PredictionMode[];
+}
+
+const models = new Map<string, Model>();
+
+export function scoreEpisodes(job: ReplicaEpisodesJob): Array<Partial<Record<PredictionMode, number>>> {
+  const key = stableStringify(job.model);
+  let model = models.get(key);
+  if (model === undefined) {
+    model = createModel(job.model);
+    models.set(key, model);
+  }
+  const init = job.init === undefined ? undefined : unpackArrays(job.init);
+  return job.episodes.map((episode, e) => {
+    const start = episode.init ?? init;
+    if (start === undefined) throw new Error(`scoreEpisodes: episode ${e} has no initialisation`);
+    return runEpisode(model, start, episode, job.adapt, job.modes);
+  });
+}
