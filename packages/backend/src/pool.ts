@@ -20,7 +20,7 @@ export interface ReplicaPool {
   /**
    * Runs the module's exported function `fn(payload)` on an idle worker and resolves with its result. The payload
    * is structured-cloned, except SharedArrayBuffers (shared) and the ArrayBuffers listed in `transfer` (moved,
-   * unusable here afterwards). Typed arrays that own their whole buffer come back moved, not copied.
+   * unusable here afterwards). ArrayBuffers, and typed arrays that own their whole buffer, come back moved.
    */
   run<R = unknown>(fn: string, payload?: unknown, options?: { transfer?: ArrayBuffer[] }): Promise<R>;
   destroy(): Promise<void>;

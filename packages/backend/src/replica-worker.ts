@@ -18,9 +18,16 @@ const config = Piscina.workerData as WorkerConfig;
 const ready = initBackend(config.backend);
 let exports: Promise<Record<string, unknown>> | undefined;
 
-/** Whole, plain (non-shared) buffers of the typed arrays in a result: moved to the caller instead of copied. */
+/**
+ * Plain (non-shared) ArrayBuffers in a result, and those of typed arrays that own their whole buffer: moved to the
+ * caller instead of copied.
+ */
 function transferables(value: unknown, found = new Set<ArrayBuffer>(), depth = 0): Set<ArrayBuffer> {
   if (depth > 4 || value === null || typeof value !== 'object') return found;
+  if (value instanceof ArrayBuffer) {
+    found.add(value);
+    return found;
+  }
   if (ArrayBuffer.isView(value)) {
     const buffer = value.buffer;
     // Only a view that owns its whole buffer: a view into a larger one (e.g. the wasm heap) must not be moved.

@@ -51,6 +51,12 @@ describe('createReplicaPool', () => {
     expect(Array.from((await done).scaled[0] ?? [])).toEqual([2, 6]);
   });
 
+  it('returns plain ArrayBuffers intact', async () => {
+    const result = await pool.run<{ buffer: ArrayBuffer; lengths: number[] }>('packed', { values: [1, 2.5] });
+    expect(Array.from(new Float32Array(result.buffer))).toEqual([1, 2.5]);
+    expect(result.lengths).toEqual([2]);
+  });
+
   it('keeps the tensor count flat in workers across repeated training steps', async () => {
     const runs = await Promise.all(
       Array.from({ length: 6 }, (_, i) =>
@@ -65,7 +71,7 @@ describe('createReplicaPool', () => {
   it('reports errors from the task and a missing function by name', async () => {
     await expect(pool.run('fail')).rejects.toThrow('deliberate failure in a replica');
     await expect(pool.run('nope')).rejects.toThrow(
-      /exports no function "nope" \(it exports: adamSteps, fail, scale, whoAmI\)/,
+      /exports no function "nope" \(it exports: adamSteps, fail, packed, scale, whoAmI\)/,
     );
   });
 
