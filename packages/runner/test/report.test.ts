@@ -123,7 +123,7 @@ describe('reports from a fixture run store', () => {
   });
 
   it('regenerates the same files with `reptile-bench report`', async () => {
-    const { regenerateReports } = await import('../src/commands/report.ts');
+    const { regenerateReports } = await import('../src/actions/report.ts');
     const dirs = await regenerateReports(['fixture'], fixture.dir);
     expect(dirs).toEqual([join(fixture.dir, 'fixture')]);
     const again = readFileSync(join(fixture.dir, 'fixture', 'summary.csv'), 'utf8');

@@ -1,29 +1,6 @@
-import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import {
-  buildBaseline,
-  checkRowForJson,
-  compareWithBaseline,
-  formatCheckTable,
-  readBaseline,
-} from '../check.ts';
-import { planSweep } from '../config/sweep.ts';
-import { storedRunsOf, suiteFile, summaryText, sweepAndReport } from '../flow.ts';
-import { createProgress, type ProgressMode } from '../progress.ts';
-import { summarizeConfigs } from '../report/aggregate.ts';
-import { writeFileAtomic } from '../report/write.ts';
-import { progressMode, workerCount } from './options.ts';
-
-interface CheckOptions {
-  suite: string;
-  out: string;
-  baseline?: string;
-  updateBaseline?: boolean;
-  workers: number;
-  json?: boolean;
-  progress: ProgressMode;
-}
+import type { CheckOptions } from '../actions/check.ts';
+import { progressHelp, progressMode, workerCount } from './options.ts';
 
 export function register(program: Command): void {
   program
@@ -35,42 +12,9 @@ export function register(program: Command): void {
     .option('--update-baseline', 'write the current results as the new baseline (a deliberate change)')
     .option('--workers <n|auto>', 'runs executed at once (auto: one per CPU core)', workerCount, 1)
     .option('--json', 'print the comparison as one JSON line on stdout')
-    .option('--progress <mode>', 'auto, bars, lines or none', progressMode, 'auto')
+    .option('--progress <mode>', progressHelp, progressMode, 'auto')
     .action(async function (this: Command, opts: CheckOptions) {
-      const plan = planSweep(suiteFile(opts.suite));
-      const baselineFile = opts.baseline ?? join(opts.out, 'baselines', `${plan.name}.json`);
-      const result = await sweepAndReport([plan], {
-        out: opts.out,
-        workers: opts.workers,
-        progress: createProgress(opts.progress),
-      });
-      process.stderr.write(`${summaryText(result)}\n`);
-      if (result.failed.length > 0) {
-        this.error(
-          `check: ${result.failed.length} run(s) of suite ${plan.name} did not finish; nothing compared`,
-          {
-            exitCode: 1,
-          },
-        );
-      }
-      const summaries = summarizeConfigs(await storedRunsOf(opts.out, plan));
-      if (opts.updateBaseline) {
-        const baseline = buildBaseline(plan.name, summaries);
-        await mkdir(dirname(baselineFile), { recursive: true });
-        await writeFileAtomic(baselineFile, `${JSON.stringify(baseline, null, 2)}\n`);
-        process.stdout.write(`baseline written: ${baselineFile} (${baseline.metrics.length} metrics)\n`);
-        return;
-      }
-      const comparison = compareWithBaseline(await readBaseline(baselineFile), summaries);
-      if (opts.json) {
-        process.stdout.write(
-          `${JSON.stringify({ suite: plan.name, baseline: baselineFile, passed: comparison.passed, regressions: comparison.regressions, missing: comparison.missing, rows: comparison.rows.map(checkRowForJson) })}\n`,
-        );
-      } else {
-        process.stdout.write(`${formatCheckTable(comparison)}\n`);
-      }
-      if (!comparison.passed) {
-        this.error(`check: suite ${plan.name} regressed against ${baselineFile}`, { exitCode: 1 });
-      }
+      const { checkCommand } = await import('../actions/check.ts');
+      await checkCommand(this, opts);
     });
 }

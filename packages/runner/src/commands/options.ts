@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError } from 'commander';
-import { type Override, parseOverride } from '../config/sweep.ts';
 import type { ProgressMode } from '../progress.ts';
 
-/** Shared option parsers for the runner's subcommands. */
+// Option parsers shared by the runner's subcommands. This module and the command modules stay light (commander
+// only): the config, training and report code is imported when a command runs, so `--help` is instant.
+
 export function positiveInt(name: string) {
   return (value: string): number => {
     const n = Number(value);
@@ -13,12 +14,24 @@ export function positiveInt(name: string) {
   };
 }
 
-export function collectOverride(value: string, previous: Override[] = []): Override[] {
-  try {
-    return [...previous, parseOverride(value)];
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
+/** `--workers`: a count, or `auto` for one per CPU core (each worker process computes on one core). */
+export function workerCount(value: string): number {
+  if (value === 'auto') return availableParallelism();
+  return positiveInt('--workers')(value);
+}
+
+export function seedOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError(`--seed must be a non-negative integer, got "${value}"`);
+  return n;
+}
+
+/** Collects repeated `--set key=value` options; they are parsed (as YAML values) when the command runs. */
+export function collect(value: string, previous: string[] = []): string[] {
+  if (!value.includes('=') || value.startsWith('='))
+    throw new InvalidArgumentError(`expected key=value (e.g. algorithm.meta_iters=100), got "${value}"`);
+  return [...previous, value];
 }
 
 const progressModes: ProgressMode[] = ['auto', 'bars', 'lines', 'none'];
@@ -28,8 +41,4 @@ export function progressMode(value: string): ProgressMode {
   return value as ProgressMode;
 }
 
-/** `--workers`: a count, or `auto` for one per CPU core (each worker process computes on one core). */
-export function workerCount(value: string): number {
-  if (value === 'auto') return availableParallelism();
-  return positiveInt('--workers')(value);
-}
+export const progressHelp = 'auto (bars on a terminal, lines otherwise), bars, lines or none';

@@ -1,0 +1,83 @@
+import type { Command } from 'commander';
+import { parseOverride, planSweeps, type SweepPlan } from '../config/sweep.ts';
+import { summaryJson, summaryText, sweepAndReport } from '../flow.ts';
+import { createProgress, type ProgressMode } from '../progress.ts';
+import { markdownTable } from '../report/markdown.ts';
+import { trainingIterations } from '../training.ts';
+
+export interface SweepCommandOptions {
+  out: string;
+  workers: number;
+  /** `key=value` overrides as typed. */
+  set: string[];
+  force?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+  progress: ProgressMode;
+}
+
+/** The expanded plan as a table per sweep (what `--dry-run` prints). */
+export function planText(plans: SweepPlan[]): string {
+  return plans
+    .map((plan) => {
+      const configs = new Set(plan.runs.map((r) => r.configHash)).size;
+      const header =
+        `sweep ${plan.name} (${plan.file}): ${plan.runs.length} run(s), ${configs} configuration(s)` +
+        (plan.duplicates ? `, ${plan.duplicates} duplicate(s) merged` : '');
+      const rows = plan.runs.map((r) => [
+        r.runId,
+        r.name,
+        String(r.seed),
+        r.config.backend,
+        String(trainingIterations(r.config.algorithm)),
+        String(r.config.eval.episodes),
+      ]);
+      return `${header}\n${markdownTable({ headers: ['run id', 'name', 'seed', 'backend', 'meta-iters', 'test episodes'], rows })}`;
+    })
+    .join('\n\n');
+}
+
+/** Shared by `sweep` and `run`: dry run, or run + reports + summary, failing the command when a run failed. */
+export async function executePlans(
+  command: Command,
+  plans: SweepPlan[],
+  opts: SweepCommandOptions,
+): Promise<void> {
+  if (opts.dryRun) {
+    if (opts.json) {
+      process.stdout.write(
+        `${JSON.stringify({ sweeps: plans.map((p) => ({ name: p.name, file: p.file, duplicates: p.duplicates, runs: p.runs })) })}\n`,
+      );
+    } else {
+      process.stdout.write(`${planText(plans)}\n`);
+    }
+    return;
+  }
+  const result = await sweepAndReport(plans, {
+    out: opts.out,
+    workers: opts.workers,
+    force: opts.force ?? false,
+    progress: createProgress(opts.progress),
+  });
+  const text = summaryText(result);
+  if (opts.json) {
+    process.stderr.write(`${text}\n`);
+    process.stdout.write(`${summaryJson(plans, result)}\n`);
+  } else {
+    process.stdout.write(`${text}\n`);
+  }
+  if (result.failed.length > 0) {
+    command.error(`${result.failed.length} run(s) did not finish; rerun the same command to retry them`, {
+      exitCode: 1,
+    });
+  }
+}
+
+/** `reptile-bench sweep <files...>`. */
+export async function sweepCommand(
+  command: Command,
+  files: string[],
+  opts: SweepCommandOptions,
+): Promise<void> {
+  await executePlans(command, planSweeps(files, opts.set.map(parseOverride)), opts);
+}
