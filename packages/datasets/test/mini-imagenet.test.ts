@@ -44,7 +44,7 @@ function makeFixture(): string {
       for (let i = 0; i < 3; i++) {
         const png = i === 2;
         const name = `${label}${String(i).padStart(8, '0')}.${png ? 'png' : 'jpg'}`;
-        const bytes = solid(png ? 'png' : 'jpg', 40 + 10 * i, 30, colour(k));
+        const bytes = solid(png ? 'png' : 'jpg', png ? 50 : 40, 30, colour(k));
         if (i === 1) {
           mkdirSync(join(dir, 'images', label), { recursive: true });
           writeFileSync(join(dir, 'images', label, name), bytes);
