@@ -279,8 +279,10 @@ const im2col = `
   ;; col[p, (kh·fw + kw)·inC + ci] = x[n, ih, iw, ci] (0 for padding): each patch row is a run of whole pixels.
   (func (export "im2col") (param $x i32) (param $col i32) ${geometryParams}
     (local $kh i32) (local $kw i32) (local $n i32) (local $oh i32) (local $ow i32)
-    (local $ih i32) (local $iw i32) (local $dst i32) (local $pixel i32)
+    (local $ih i32) (local $iw i32) (local $dst i32) (local $src i32) (local $pixel i32) (local $b i32)
+    (local $vecEnd i32)
     (local.set $pixel (i32.shl ${get('inC')} (i32.const 2)))
+    (local.set $vecEnd (i32.and ${get('pixel')} (i32.const -16)))
     (local.set $dst ${get('col')})
     ${loop(
       'n',
@@ -311,11 +313,15 @@ const im2col = `
               '(i32.const 1)',
               `
               (local.set $iw (i32.sub ${mul(get('ow'), get('sw'))} (i32.sub ${get('padL')} ${mul(get('kw'), get('dw'))})))
+              ;; Pixels are short (4 to 256 bytes): inline copies beat memory.copy/fill calls.
               (if (i32.and (i32.lt_u ${get('ih')} ${get('inH')}) (i32.lt_u ${get('iw')} ${get('inW')}))
-                (then (memory.copy ${get('dst')}
-                  ${add(get('x'), mul(add(mul(add(mul(get('n'), get('inH')), get('ih')), get('inW')), get('iw')), get('pixel')))}
-                  ${get('pixel')}))
-                (else (memory.fill ${get('dst')} (i32.const 0) ${get('pixel')})))
+                (then
+                  (local.set $src ${add(get('x'), mul(add(mul(add(mul(get('n'), get('inH')), get('ih')), get('inW')), get('iw')), get('pixel')))})
+                  ${loop('b', '(i32.const 0)', get('vecEnd'), '(i32.const 16)', `(v128.store ${add(get('dst'), get('b'))} (v128.load ${add(get('src'), get('b'))}))`)}
+                  ${loop('b', get('vecEnd'), get('pixel'), '(i32.const 4)', `(f32.store ${add(get('dst'), get('b'))} (f32.load ${add(get('src'), get('b'))}))`)})
+                (else
+                  ${loop('b', '(i32.const 0)', get('vecEnd'), '(i32.const 16)', `(v128.store ${add(get('dst'), get('b'))} (v128.const i32x4 0 0 0 0))`)}
+                  ${loop('b', get('vecEnd'), get('pixel'), '(i32.const 4)', `(f32.store ${add(get('dst'), get('b'))} (f32.const 0))`)}))
               (local.set $dst ${add(get('dst'), get('pixel'))})`,
             )}`,
           ),
