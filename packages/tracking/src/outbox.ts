@@ -62,6 +62,8 @@ export interface DeliveryResult {
   error?: string;
   /** Another process is delivering this run right now. */
   busy?: boolean;
+  /** The server could not be reached at all (as opposed to answering with an error). */
+  unreachable?: boolean;
 }
 
 function entryPath(storeDir: string, runId: string): string {
@@ -150,11 +152,13 @@ export async function deliverRun(
     await delivery.run();
   } catch (error) {
     delivery.error = error instanceof Error ? error.message : String(error);
+    delivery.unreachable = error instanceof MlflowApiError && error.status === 0;
   } finally {
     await release().catch(() => undefined);
   }
   const result: DeliveryResult = { runId, delivered: delivery.delivered, pending: await delivery.pending() };
   if (delivery.error !== undefined) result.error = delivery.error;
+  if (delivery.unreachable) result.unreachable = true;
   return result;
 }
 
@@ -190,6 +194,7 @@ interface Batch {
 class RunDelivery {
   delivered = 0;
   error: string | undefined;
+  unreachable = false;
   private entry: OutboxEntry | undefined;
   private entries: LogEntry[] = [];
   private writerGone = false;
@@ -483,12 +488,12 @@ export async function deliverOutbox(
 ): Promise<SyncReport> {
   const report: SyncReport = { delivered: 0, pending: 0, runs: 0, errors: [] };
   const ids = options.runIds ?? (await listOutbox(storeDir));
-  let unreachable: MlflowApiError | undefined;
+  let unreachable = false;
   for (const runId of ids) {
     const entry = await readEntry(storeDir, runId);
     if (entry === undefined || entry.done) continue;
     report.runs += 1;
-    if (unreachable !== undefined) {
+    if (unreachable) {
       // One unreachable server is enough to know: count what waits instead of retrying run after run.
       report.pending += await pendingWithoutDelivery(storeDir, entry);
       continue;
@@ -498,8 +503,7 @@ export async function deliverOutbox(
     report.pending += result.busy ? await pendingWithoutDelivery(storeDir, entry) : result.pending;
     if (result.error !== undefined) {
       report.errors.push(`${runId}: ${result.error}`);
-      if (/could not be reached/.test(result.error))
-        unreachable = new MlflowApiError(result.error, 0, 'NETWORK_ERROR', '');
+      unreachable = result.unreachable === true;
     }
     if (result.busy) report.errors.push(`${runId}: being delivered by another process`);
   }

@@ -57,12 +57,8 @@ export function createTracker(options: TrackerOptions): Tracker {
       do {
         again.delete(runId);
         if (Date.now() < pausedUntil) return;
-        const result = await deliverRun(client, store.dir, runId, { retries }).catch((error: unknown) => ({
-          error: String(error),
-        }));
-        if (result.error !== undefined && /could not be reached/.test(result.error)) {
-          pausedUntil = Date.now() + UNREACHABLE_PAUSE_MS;
-        }
+        const result = await deliverRun(client, store.dir, runId, { retries }).catch(() => undefined);
+        if (result?.unreachable) pausedUntil = Date.now() + UNREACHABLE_PAUSE_MS;
       } while (again.has(runId));
     })().finally(() => active.delete(runId));
     active.set(runId, delivery);

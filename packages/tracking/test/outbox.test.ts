@@ -23,6 +23,7 @@ let port: number;
 let uri: string;
 let mlflowDir: string;
 let server: MlflowServer | undefined;
+let serverStarting: Promise<MlflowServer>;
 let client: MlflowClient;
 
 beforeAll(async () => {
@@ -31,9 +32,12 @@ beforeAll(async () => {
   uri = `http://127.0.0.1:${port}`;
   mlflowDir = join(scratch.path, 'mlflow');
   client = createMlflowClient({ trackingUri: uri });
-  server = await startMlflowServer({ dir: mlflowDir, port });
+  // Not awaited: the first test records while the server boots and waits for it only when it needs it.
+  serverStarting = startMlflowServer({ dir: mlflowDir, port });
+  serverStarting.catch(() => undefined);
 });
 afterAll(async () => {
+  server ??= await serverStarting.catch(() => undefined);
   await server?.stop();
   await scratch?.remove();
 });
@@ -62,6 +66,7 @@ async function recordRun(
 
 /** The server of this file, started again if an earlier test left it dead. */
 async function ensureServer(): Promise<void> {
+  server ??= await serverStarting;
   const healthy = await fetch(`${uri}/health`).then(
     (response) => response.ok,
     () => false,
@@ -130,6 +135,7 @@ describe('mirroring runs to MLflow through the outbox', () => {
     expect(waiting).toMatchObject({ delivered: 0, pending: eventsOf(1200) + eventsOf(300), runs: 2 });
     expect(waiting.errors[0]).toMatch(/could not be reached/);
 
+    await ensureServer();
     const proxy = await startFaultProxy(uri, () => 'pass', downPort);
     try {
       // `reptile-bench sync` now reaches MLflow at the same URI.
