@@ -52,7 +52,11 @@ export async function sweepAndReport(plans: SweepPlan[], options: SweepOptions):
   const outcomes = await runSweeps(plans, options);
   const reports: WrittenReport[] = [];
   for (const plan of plans) {
-    const runs = await storedRunsOf(options.out, plan);
+    const scope = plan.reportScope;
+    const runs =
+      scope === 'stored'
+        ? await openRunStore(options.out).listRuns({ sweep: plan.name })
+        : await storedRunsOf(options.out, scope ? { ...plan, runs: scope.runs } : plan);
     if (runs.length === 0) continue;
     reports.push(await writeReports(options.out, plan, runs));
   }

@@ -117,6 +117,26 @@ describe('reptile-bench sweep, end to end on sine waves', () => {
     expect(again.runs.map((r) => r.metrics)).toEqual(summary.runs.map((r) => r.metrics));
     expect((await store.getRun(summary.runs[0]?.id as string))?.attempt).toBe(reptileRun.attempt);
 
+    // One run picked from the sweep file (reused here) leaves the sweep's reports covering the whole sweep.
+    const one = await cli([
+      'run',
+      file,
+      '--only',
+      'sgd-pretrain',
+      '--out',
+      out,
+      '--json',
+      '--progress',
+      'none',
+    ]);
+    expect(one.code, one.stderr).toBe(0);
+    expect(lastJson(one.stdout).runs.map((r) => [r.status, r.reused])).toEqual([['FINISHED', true]]);
+    expect(
+      readFileSync(join(out, 'tiny', 'results.csv'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(3);
+
     // The check: a baseline from these runs passes; a baseline the runs fall short of fails.
     const baseline = join(dir, 'baseline.json');
     const update = await cli([

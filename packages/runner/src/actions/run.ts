@@ -17,7 +17,12 @@ export interface RunCommandOptions extends SweepCommandOptions {
 export function planOneRun(file: string, opts: RunCommandOptions): SweepPlan {
   if (!isSweepFile(file)) {
     const sweep = opts.sweep ?? basename(file, extname(file)).replace(/[^A-Za-z0-9_.-]/g, '-');
-    return planRunFile(file, { sweep, seeds: [opts.seed ?? 0], overrides: opts.set.map(parseOverride) });
+    const plan = planRunFile(file, {
+      sweep,
+      seeds: [opts.seed ?? 0],
+      overrides: opts.set.map(parseOverride),
+    });
+    return { ...plan, reportScope: 'stored' };
   }
   const plan = planSweep(file, opts.set.map(parseOverride));
   const runs = plan.runs.filter(
@@ -25,7 +30,8 @@ export function planOneRun(file: string, opts: RunCommandOptions): SweepPlan {
       (opts.seed === undefined || r.seed === opts.seed) &&
       (opts.only === undefined || r.name.includes(opts.only) || r.runId.includes(opts.only)),
   );
-  if (runs.length === 1 || (opts.dryRun && runs.length > 0)) return { ...plan, runs };
+  if (runs.length === 1 || (opts.dryRun && runs.length > 0))
+    return { ...plan, runs, reportScope: { runs: plan.runs } };
   const candidates = runs.map((r) => `  ${r.runId}  ${r.name}  seed ${r.seed}`).join('\n');
   throw new ConfigError([
     {

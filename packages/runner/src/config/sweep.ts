@@ -43,6 +43,12 @@ export interface SweepPlan {
   runs: PlannedRun[];
   /** Entries that expanded to a config + seed already planned (kept once). */
   duplicates: number;
+  /**
+   * What the sweep's reports cover when more or less than `runs` should be in them: the stored runs of these
+   * planned runs (one run picked from a sweep file reports the whole sweep), or every stored run of the sweep
+   * (ad-hoc runs of a run config file accumulate in one report). Default: `runs`.
+   */
+  reportScope?: { runs: PlannedRun[] } | 'stored';
 }
 
 /** A `key=value` override from the command line; the value is read as YAML (numbers, booleans, lists). */
