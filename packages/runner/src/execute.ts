@@ -107,6 +107,7 @@ export function evaluationOptions(
   config: RunConfig,
   episodes: number,
   modes = config.eval.modes,
+  workers = 1,
 ): EvaluationOptions {
   const e = config.eval;
   return {
@@ -119,6 +120,7 @@ export function evaluationOptions(
       replacement: e.replacement,
     },
     modes,
+    workers,
   };
 }
 
@@ -218,7 +220,7 @@ async function trainAndEvaluate(
               model,
               params,
               data.test,
-              evaluationOptions(config, config.eval.val_episodes, [valMode]),
+              evaluationOptions(config, config.eval.val_episodes, [valMode], options.threads),
               rng.derive('validation', iteration),
             );
             validationSeconds += (performance.now() - start) / 1000;
@@ -263,7 +265,7 @@ async function trainAndEvaluate(
     init,
     data.test,
     {
-      ...evaluationOptions(config, config.eval.episodes),
+      ...evaluationOptions(config, config.eval.episodes, config.eval.modes, options.threads),
       onProgress: (done, total) => progress({ phase: 'eval', done, total }),
       ...(options.signal ? { signal: options.signal } : {}),
     },
@@ -271,6 +273,10 @@ async function trainAndEvaluate(
   );
   const evalSeconds = (performance.now() - evalStart) / 1000;
   progress({ phase: 'eval', done: config.eval.episodes, total: config.eval.episodes });
+
+  // Every episode's score, in episode order: the same seed gives every algorithm the same episodes, so runs can
+  // be compared episode by episode.
+  await writer.addArtifact('test-episodes.json', `${JSON.stringify({ metric, ...result.perEpisode })}\n`);
 
   if (Array.isArray(init)) {
     // The learned initialisation, loadable with @reptile-bench/models' loadModel.

@@ -108,6 +108,13 @@ describe('reptile-bench sweep, end to end on sine waves', () => {
     expect(reptileRun.metrics.val_mse?.map((p) => p.step)).toEqual([3, 6]);
     expect(reptileRun.artifacts).toContain('model.json');
     expect(existsSync(store.artifactPath(reptileRun.meta.runId, 'model.json'))).toBe(true);
+    const episodes = JSON.parse(
+      readFileSync(store.artifactPath(reptileRun.meta.runId, 'test-episodes.json'), 'utf8'),
+    );
+    expect(episodes.metric).toBe('mse');
+    expect(episodes.transductive).toHaveLength(6);
+    const meanOfEpisodes = episodes.transductive.reduce((a: number, b: number) => a + b, 0) / 6;
+    expect(meanOfEpisodes).toBeCloseTo(reptileRun.summary.mse_transductive as number, 10);
 
     // Rerun: nothing is trained again, and the numbers are the stored ones.
     const second = await cli(['sweep', file, '--out', out, '--json', '--progress', 'none']);
