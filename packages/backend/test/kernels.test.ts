@@ -2,7 +2,7 @@ import { createRng } from '@reptile-bench/core';
 import { describe, expect, it } from 'vitest';
 import { initBackend, ops, tf } from '../src/index.ts';
 import { checkOp, randomValues } from './gradient-check.ts';
-import { batchNormRelu64, type Conv2DSpec, conv2d64, softmaxCrossEntropy64 } from './reference.ts';
+import { batchNormRelu64, type Conv2DSpec, conv2d64, matMul64, softmaxCrossEntropy64 } from './reference.ts';
 
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -78,6 +78,80 @@ describe('conv2d and its gradients (Conv2D, Conv2DBackpropFilter, Conv2DBackprop
     const error = Math.max(...Array.from(out, (v, i) => Math.abs(v - (expected[i] as number))));
     expect(error / Math.max(...Array.from(expected, Math.abs))).toBeLessThanOrEqual(1e-4);
   });
+});
+
+describe('matMul and fused matMul (BatchMatMul, _FusedMatMul)', () => {
+  type Shape3 = [number, number, number];
+  const cases: Array<[string, Shape3, Shape3, boolean, boolean]> = [
+    ['plain', [1, 10, 13], [1, 13, 5], false, false],
+    ['transposeA (dense-layer weight gradient)', [1, 10, 13], [1, 10, 5], true, false],
+    ['transposeB (dense-layer input gradient)', [1, 10, 5], [1, 13, 5], false, true],
+    ['both transposed', [1, 9, 6], [1, 11, 9], true, true],
+    ['batched', [3, 7, 4], [3, 4, 9], false, false],
+    ['batched, A transposed', [2, 5, 6], [2, 5, 3], true, false],
+  ];
+  for (const [label, aShape, bShape, transposeA, transposeB] of cases) {
+    it(label, async () => {
+      await checkOp({
+        name: `matMul ${label}`,
+        inputs: [
+          { shape: aShape, values: randomValues(`${label}/a`, sizeOf(aShape)) },
+          { shape: bShape, values: randomValues(`${label}/b`, sizeOf(bShape)) },
+        ],
+        reference: ([a, b]) =>
+          matMul64(a as Float64Array, aShape, b as Float64Array, bShape, { transposeA, transposeB }),
+        run: ([a, b]) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, transposeA, transposeB),
+      });
+    });
+  }
+
+  // tfjs's own gradient cannot un-broadcast batch dimensions, so broadcasting is checked forward only.
+  it('broadcasts a shared batch operand', async () => {
+    const a = randomValues('broadcast/a', 3 * 7 * 4);
+    const b = randomValues('broadcast/b', 9 * 4);
+    const expected = matMul64(a, [3, 7, 4], b, [1, 9, 4], { transposeB: true });
+    for (const backend of ['wasm', 'cpu'] as const) {
+      await initBackend(backend);
+      const out = tf.tidy(() =>
+        tf
+          .matMul(
+            tf.tensor3d(Float32Array.from(a), [3, 7, 4]),
+            tf.tensor3d(Float32Array.from(b), [1, 9, 4]),
+            false,
+            true,
+          )
+          .dataSync(),
+      );
+      expect(Math.max(...Array.from(out, (v, i) => Math.abs(v - (expected[i] as number))))).toBeLessThan(
+        1e-5,
+      );
+    }
+  });
+
+  for (const activation of ['linear', 'relu', 'sigmoid'] as const) {
+    it(`fused with bias and ${activation}`, async () => {
+      const fn = {
+        linear: undefined,
+        relu: (v: number) => Math.max(0, v),
+        sigmoid: (v: number) => 1 / (1 + Math.exp(-v)),
+      }[activation];
+      await checkOp({
+        name: `fused matMul ${activation}`,
+        inputs: [
+          { shape: [10, 12], values: randomValues(`fused/${activation}/a`, 120) },
+          { shape: [12, 7], values: randomValues(`fused/${activation}/b`, 84) },
+          { shape: [7], values: randomValues(`fused/${activation}/bias`, 7) },
+        ],
+        reference: ([a, b, bias]) =>
+          matMul64(a as Float64Array, [1, 10, 12], b as Float64Array, [1, 12, 7], {
+            bias: bias as Float64Array,
+            ...(fn ? { activation: fn } : {}),
+          }),
+        run: ([a, b, bias]) =>
+          tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation }),
+      });
+    });
+  }
 });
 
 describe('batchNormRelu', () => {

@@ -102,3 +102,37 @@ export function softmaxCrossEntropy64(
   }
   return Float64Array.of(total / labels.length);
 }
+
+/** C = op(A)·op(B) (+ bias, then activation) for rank-3 operands [batch, rows, cols]; batch 1 broadcasts. */
+export function matMul64(
+  a: Float64Array,
+  aShape: [number, number, number],
+  b: Float64Array,
+  bShape: [number, number, number],
+  options: {
+    transposeA?: boolean;
+    transposeB?: boolean;
+    bias?: Float64Array;
+    activation?: (v: number) => number;
+  } = {},
+): Float64Array {
+  const [m, k] = options.transposeA ? [aShape[2], aShape[1]] : [aShape[1], aShape[2]];
+  const n = options.transposeB ? bShape[1] : bShape[2];
+  const batch = Math.max(aShape[0], bShape[0]);
+  const out = new Float64Array(batch * m * n);
+  for (let t = 0; t < batch; t++) {
+    const aOff = (aShape[0] === 1 ? 0 : t) * m * k;
+    const bOff = (bShape[0] === 1 ? 0 : t) * k * n;
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let sum = options.bias?.[j] ?? 0;
+        for (let l = 0; l < k; l++) {
+          const av = a[aOff + (options.transposeA ? l * m + i : i * k + l)] as number;
+          const bv = b[bOff + (options.transposeB ? j * k + l : l * n + j)] as number;
+          sum += av * bv;
+        }
+        out[(t * m + i) * n + j] = options.activation ? options.activation(sum) : sum;
+      }
+  }
+  return out;
+}

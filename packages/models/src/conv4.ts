@@ -76,7 +76,7 @@ export function createConv4(options: Conv4Options): Model {
         params.map((p) => p.shape),
       );
       return tf.tidy(() => {
-        let h = tf.cast(asBatch(x, inputShape, 'conv4'), 'float32') as tf.Tensor4D;
+        let h = asBatch(x, inputShape, 'conv4') as tf.Tensor4D;
         for (let b = 0; b < blocks; b++) {
           const [kernel, bias, gamma, beta] = params.slice(4 * b, 4 * b + 4) as [
             tf.Tensor4D,

@@ -62,7 +62,7 @@ export function createMlp(options: MlpOptions): Model {
         params.map((p) => p.shape),
       );
       return tf.tidy(() => {
-        let h = tf.cast(asBatch(x, inputShape, 'mlp'), 'float32');
+        let h = asBatch(x, inputShape, 'mlp');
         for (let l = 0; l < layers; l++) {
           const last = l === layers - 1;
           // tfjs has no fused tanh: fuse the bias (and relu), apply tanh on its own.

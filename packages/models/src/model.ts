@@ -60,7 +60,10 @@ export function checkParams(
   });
 }
 
-/** Reshapes x to [batch, ...inputShape] (accepts flattened examples too) with a clear error on a mismatch. */
+/**
+ * Reshapes x to [batch, ...inputShape] (accepts flattened examples too) as float32, with a clear error on a
+ * mismatch. Tensors already in shape and float32 pass through without a kernel call.
+ */
 export function asBatch(x: tf.Tensor, inputShape: readonly number[], kind: string): tf.Tensor {
   const perExample = sizeOf(inputShape);
   const batch = x.shape[0] ?? 0;
@@ -68,5 +71,6 @@ export function asBatch(x: tf.Tensor, inputShape: readonly number[], kind: strin
     throw new Error(`${kind}: input of shape [${x.shape}] does not hold examples of shape [${inputShape}]`);
   const sameShape =
     x.rank === inputShape.length + 1 && inputShape.every((d, i) => d === (x.shape[i + 1] as number));
-  return sameShape ? x : tf.reshape(x, [batch, ...inputShape]);
+  const shaped = sameShape ? x : tf.reshape(x, [batch, ...inputShape]);
+  return shaped.dtype === 'float32' ? shaped : tf.cast(shaped, 'float32');
 }

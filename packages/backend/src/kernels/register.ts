@@ -12,6 +12,7 @@ import { adamUpdateKernels } from './adam.ts';
 import { batchNormReluGradient, batchNormReluKernels } from './batch-norm.ts';
 import { wasmConvKernels } from './conv2d.ts';
 import { wasmIdentityKernel } from './identity.ts';
+import { wasmMatMulKernels } from './matmul.ts';
 import { softmaxCrossEntropyGradient, softmaxCrossEntropyKernels } from './softmax-cross-entropy.ts';
 
 let registered = false;
@@ -38,6 +39,8 @@ export function registerTrainingKernels(): void {
   for (const config of [
     ...wasmConvKernels,
     wasmIdentityKernel,
+    // after the backend's own MatMul kernels are registered: they remain the fallback
+    ...wasmMatMulKernels(),
     ...batchNormReluKernels,
     ...softmaxCrossEntropyKernels,
     ...adamUpdateKernels,
