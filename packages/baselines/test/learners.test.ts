@@ -150,10 +150,10 @@ describe('maml and fomaml learn on sine waves', () => {
     model,
     train: sineSampler({ shots: 10, queryShots: 0 }),
     rng: rng.derive('train'),
-    backend: 'cpu' as const,
+    backend: 'wasm' as const,
   };
   const options = {
-    metaIterations: 600,
+    metaIterations: 400,
     metaBatchSize: 1,
     metaStep: 1,
     metaStepFinal: 0,
