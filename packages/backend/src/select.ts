@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { registerTrainingKernels } from './kernels/register.ts';
-import { prepareSimdKernels } from './kernels/simd/runtime.ts';
+import { prepareSimdKernels, simdUsesFma } from './kernels/simd/runtime.ts';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow';
 export const backendNames: readonly BackendName[] = ['wasm', 'cpu', 'tensorflow'];
@@ -15,6 +15,8 @@ export interface BackendInfo {
   /** Threads one backend instance computes with (per worker when replicas are used). */
   threads: number;
   simd?: boolean;
+  /** wasm: whether the matrix products use fused multiply-adds (relaxed SIMD). */
+  fma?: boolean;
   note?: string;
 }
 
@@ -77,7 +79,8 @@ async function selectBackend(name: BackendName): Promise<BackendInfo> {
     // Under Node the wasm backend runs the single-threaded build; parallelism comes from worker replicas.
     threads: Math.max(1, wasmBackend.getThreadsCount()),
     simd: simd === true,
-    note: 'XNNPACK; conv gradients, batch norm and Adam use the kernels registered by @reptile-bench/backend',
+    fma: simdUsesFma(),
+    note: 'training kernels (convolutions, matrix products, batch norm, Adam) are @reptile-bench/backend SIMD code',
   };
 }
 

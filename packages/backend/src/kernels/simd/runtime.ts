@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import wabtInit from 'wabt';
 import type { WasmBackend } from '../wasm-access.ts';
 import { simdKernelSource } from './source.ts';
@@ -37,12 +38,14 @@ interface WasmModuleObject {
   readonly __brand: 'WebAssembly.Module';
 }
 interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => WasmModuleObject;
   Instance: new (module: WasmModuleObject, imports: object) => { exports: unknown };
 }
 const webAssembly = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 let compiled: WasmModuleObject | undefined;
+let fusedMultiplyAdd = false;
 let compiling: Promise<void> | undefined;
 const instances = new WeakMap<object, SimdKernels>();
 
@@ -53,26 +56,47 @@ const instances = new WeakMap<object, SimdKernels>();
 export function prepareSimdKernels(): Promise<void> {
   compiling ??= (async () => {
     const wabt = await wabtInit();
-    let module: ReturnType<typeof wabt.parseWat>;
-    try {
-      module = wabt.parseWat('reptile-bench-kernels.wat', simdKernelSource, {
-        simd: true,
-        bulk_memory: true,
-      });
-    } catch (error) {
-      // wabt's own stack trace starts inside a one-line, multi-megabyte bundle; keep only its message.
-      throw new Error(
-        `SIMD kernels failed to assemble: ${error instanceof Error ? error.message : String(error)}`,
-      );
+    const assemble = (fma: boolean): Uint8Array => {
+      let module: ReturnType<typeof wabt.parseWat>;
+      try {
+        module = wabt.parseWat('reptile-bench-kernels.wat', simdKernelSource(fma), {
+          simd: true,
+          bulk_memory: true,
+          relaxed_simd: fma,
+        });
+      } catch (error) {
+        // wabt's own stack trace starts inside a one-line, multi-megabyte bundle; keep only its message.
+        throw new Error(
+          `SIMD kernels failed to assemble: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+      try {
+        module.validate();
+        return module.toBinary({}).buffer;
+      } finally {
+        module.destroy();
+      }
+    };
+    // Fused multiply-add needs relaxed SIMD: standard from V8 11.4, behind a flag in Node 20's V8 11.3 (complete
+    // there, it shipped unchanged). The flag is set only when the engine does not already accept the module.
+    let fma = true;
+    let binary = assemble(true);
+    if (!webAssembly.validate(binary)) {
+      v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+      if (!webAssembly.validate(binary)) {
+        fma = false;
+        binary = assemble(false);
+      }
     }
-    try {
-      module.validate();
-      compiled = new webAssembly.Module(module.toBinary({}).buffer);
-    } finally {
-      module.destroy();
-    }
+    compiled = new webAssembly.Module(binary);
+    fusedMultiplyAdd = fma;
   })();
   return compiling;
+}
+
+/** Whether the GEMMs use fused multiply-adds (relaxed SIMD), for the backend info. */
+export function simdUsesFma(): boolean {
+  return fusedMultiplyAdd;
 }
 
 /** The SIMD kernels bound to this backend's memory, or undefined before `prepareSimdKernels` finished. */

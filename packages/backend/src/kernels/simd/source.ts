@@ -422,9 +422,10 @@ const transpose = `
     )})
 `;
 
-export const simdKernelSource = `(module
+/** The module text; `fma` selects relaxed-SIMD fused multiply-adds in the GEMMs (see runtime.ts). */
+export const simdKernelSource = (fma: boolean) => `(module
   (import "env" "memory" (memory 0))
-${gemmSource}
+${gemmSource(fma)}
 ${batchNormForward}
 ${batchNormBackward}
 ${adam}
