@@ -33,8 +33,6 @@ export interface SweepOptions {
   progress: ProgressReporter;
   /** Run again even the runs that finished before. */
   force?: boolean;
-  /** Replica threads per run when one run executes at a time (default: the run's `workers`). */
-  threadsOverride?: number;
 }
 
 const workerEntry = fileURLToPath(new URL('./worker/run-process.ts', import.meta.url));
@@ -90,6 +88,10 @@ export async function runSweeps(plans: SweepPlan[], options: SweepOptions): Prom
       }
     }
     const costs = new Map(queue.map((r) => [r.runId, estimateCost(r.config)]));
+    // Longest runs first: with several workers the sweep then ends with short runs filling the gaps instead of
+    // one long run alone at the end (the classic longest-processing-time rule).
+    if (options.workers > 1)
+      queue.sort((a, b) => (costs.get(b.runId)?.total ?? 0) - (costs.get(a.runId)?.total ?? 0));
     progress.start({
       runs: queue.length,
       reused: outcomes.size,
@@ -120,10 +122,11 @@ export async function runSweeps(plans: SweepPlan[], options: SweepOptions): Prom
         const cost = costs.get(run.runId) ?? estimateCost(run.config);
         const started = Date.now();
         // With several runs at once each uses one thread; the machine's cores are already shared out.
-        const threads = workers > 1 ? 1 : (options.threadsOverride ?? run.config.workers);
+        const threads = workers > 1 ? 1 : run.config.workers;
         const child = fork(workerEntry, [], {
           execArgv: ['--import', tsxLoader],
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          // Anything a worker prints goes to stderr: stdout carries only the sweep's own output (e.g. --json).
+          stdio: ['ignore', 2, 2, 'ipc'],
           serialization: 'advanced',
         });
         active.add(child);
