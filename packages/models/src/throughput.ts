@@ -83,7 +83,7 @@ const quantile = (values: number[], q: number) =>
  * Times of a training step and a forward pass on this thread, interleaved so both see the same load. The 10th
  * percentile, not the median: on a shared machine the upper part of the distribution measures the other jobs.
  */
-function stepOverForward(workload: ThroughputWorkload, seconds: number) {
+function stepOverForward(workload: ThroughputWorkload, seconds: number, minRuns: number) {
   const model = createModel(workload.model);
   const { x, y } = syntheticBatch(model, workload.innerBatch, 'throughput/ratio');
   const optimizer = adam({ learningRate: workload.learningRate });
@@ -96,7 +96,7 @@ function stepOverForward(workload: ThroughputWorkload, seconds: number) {
   const steps: number[] = [];
   const forwards: number[] = [];
   const end = performance.now() + seconds * 1000;
-  while (steps.length < 10 || (performance.now() < end && steps.length < 500)) {
+  while (steps.length < minRuns || (performance.now() < end && steps.length < 500)) {
     let t = performance.now();
     params = trainStep(model, optimizer, params, x, y).params;
     steps.push(performance.now() - t);
@@ -127,7 +127,11 @@ export async function measureThroughput(options: ThroughputOptions): Promise<Thr
   const info: BackendInfo = await initBackend(backend);
   const started = performance.now();
 
-  const ratio = stepOverForward(workload, options.steps === undefined ? Math.min(3, budget / 4) : 0);
+  // With a step count (e.g. on the slow cpu backend) a few runs suffice; otherwise up to a quarter of the budget.
+  const ratio =
+    options.steps === undefined
+      ? stepOverForward(workload, Math.min(3, budget / 4), 10)
+      : stepOverForward(workload, 0, 3);
 
   const pool = await createReplicaPool({
     module: new URL('./throughput-replica.ts', import.meta.url),
