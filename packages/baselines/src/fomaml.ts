@@ -48,7 +48,9 @@ export function fomaml(options: FomamlOptions): InitLearner {
             results.map((r) => r.params),
             epsilon,
           );
-          return { innerLoss: mean(results.flatMap((r) => r.losses)) };
+          // the tail steps' losses are measured on held-out examples at the adapted parameters
+          const metaLoss = mean(results.flatMap((r) => r.losses.slice(-tailBatches)));
+          return { innerLoss: mean(results.flatMap((r) => r.losses)), metrics: { meta_loss: metaLoss } };
         });
       } finally {
         await runner.close();

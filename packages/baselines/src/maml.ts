@@ -85,6 +85,7 @@ export function maml(options: ReptileOptions): InitLearner {
       return metaTrainLoop(ctx, o, async (phi, { iteration, epsilon }) => {
         const updates: Float32Array[][] = [];
         const losses: number[] = [];
+        const metaLosses: number[] = [];
         for (let k = 0; k < o.metaBatchSize; k++) {
           const batches = tailedTaskBatches(ctx.train, taskRng(ctx.rng, iteration, k), o, 1);
           const start = toTensors(ctx.model, phi);
@@ -98,9 +99,10 @@ export function maml(options: ReptileOptions): InitLearner {
           updates.push(toArrays(update));
           tf.dispose([...start, ...gradient, ...update]);
           losses.push(...innerLosses, loss);
+          metaLosses.push(loss);
         }
         applyMeanUpdate(phi, updates, epsilon);
-        return { innerLoss: mean(losses) };
+        return { innerLoss: mean(losses), metrics: { meta_loss: mean(metaLosses) } };
       });
     },
   };

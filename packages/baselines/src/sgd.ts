@@ -128,7 +128,7 @@ export function sgdPretrain(options: SgdPretrainOptions): InitLearner {
           } finally {
             tf.dispose([x, y]);
           }
-          ctx.onMetrics?.(i, { train_loss: loss, seconds: (performance.now() - started) / 1000 });
+          ctx.onMetrics?.(i, { loss, seconds: (performance.now() - started) / 1000 });
           if (validateEvery > 0 && (i + 1) % validateEvery === 0)
             await ctx.validate!.run(transfer(toArrays(params)), i + 1);
         }

@@ -55,23 +55,44 @@ describe('first-order MAML and MAML on a quadratic problem computed by hand', ()
   async function run(learner: typeof fomaml | typeof maml) {
     const log: LineTask[] = [];
     const rng = createRng(4);
-    const ctx: MetaTrainContext = { model: linear, train: lineSampler(log), rng, backend: 'cpu' };
+    const metrics: Array<Record<string, number>> = [];
+    const ctx: MetaTrainContext = {
+      model: linear,
+      train: lineSampler(log),
+      rng,
+      backend: 'cpu',
+      onMetrics: (_, m) => metrics.push(m),
+    };
     const phi = await learner(base).metaTrain(ctx);
-    return { phi: phi.map((p) => p[0]!), log, init: linear.init(rng.derive('init')).map((p) => p[0]!) };
+    return {
+      phi: phi.map((p) => p[0]!),
+      log,
+      init: linear.init(rng.derive('init')).map((p) => p[0]!),
+      metrics,
+    };
   }
 
   it('fomaml: φ ← φ + ε · mean(−lr · ∇L_heldOut(φ′)), φ′ one SGD step on the training points', async () => {
-    const { phi, log, init } = await run(fomaml);
+    const { phi, log, init, metrics } = await run(fomaml);
     let [w, b] = init as [number, number];
     for (let i = 0; i < 3; i++) {
       const epsilon = metaStepAt(i, base);
+      const heldOutLosses: number[] = [];
       const updates = [0, 1].map((k) => {
         const task = log[2 * i + k]!;
         const [gw, gb] = lineGradient(w, b, task, trainXs);
         const [aw, ab] = [w - 0.1 * gw, b - 0.1 * gb];
         const [hw, hb] = lineGradient(aw, ab, task, heldXs);
+        heldOutLosses.push(
+          heldXs.reduce(
+            (sum, x) => sum + (aw * x + ab - Math.fround(task.slope * x + task.intercept)) ** 2,
+            0,
+          ) / 2,
+        );
         return [-0.1 * hw, -0.1 * hb];
       });
+      // the reported meta-loss: the held-out loss at the adapted parameters, averaged over the meta-batch
+      expect(metrics[i]!.meta_loss).toBeCloseTo((heldOutLosses[0]! + heldOutLosses[1]!) / 2, 5);
       w += (epsilon * (updates[0]![0]! + updates[1]![0]!)) / 2;
       b += (epsilon * (updates[0]![1]! + updates[1]![1]!)) / 2;
     }
@@ -218,7 +239,7 @@ describe('plain SGD baselines', () => {
       trainClasses: classes,
       rng: createRng(5),
       backend: 'cpu',
-      onMetrics: (_, m) => losses.push(m.train_loss!),
+      onMetrics: (_, m) => losses.push(m.loss!),
     });
     expect(losses).toHaveLength(60);
     const early = losses.slice(0, 5).reduce((a, b) => a + b) / 5;
