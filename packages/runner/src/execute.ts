@@ -161,33 +161,48 @@ export async function executeRun(run: PlannedRun, options: ExecuteOptions): Prom
   const { config, seed } = run;
   const progress = options.onProgress ?? (() => {});
   progress({ phase: 'setup', done: 0, total: 1 });
-  const backend: BackendInfo = await initBackend(config.backend);
-  const data = await prepareData(config, seed);
-  const model = createModelFor(config);
-  const meta: RunMeta = {
+  const meta = (backend: RunMeta['backend'], dataChecksum: string): RunMeta => ({
     runId: run.runId,
     sweep: run.sweep,
     name: run.name,
     configHash: run.configHash,
     seed,
     commit: options.commit,
-    backend: { name: backend.name, version: backend.version, threads: backend.threads },
-    dataChecksum: data.checksum,
+    backend,
+    dataChecksum,
     config,
     params: { ...flattenParams(config), seed },
     tags: { sweep_file: run.file, replica_threads: String(options.threads) },
-  };
-  const writer = await options.tracker.startRun(meta);
+  });
+  let setup: { backend: BackendInfo; data: RunData; model: Model };
+  try {
+    const backend = await initBackend(config.backend);
+    setup = { backend, data: await prepareData(config, seed), model: createModelFor(config) };
+  } catch (error) {
+    // No backend or data: record the failure anyway, so the reports list the run and its reason.
+    const writer = await options.tracker.startRun(
+      meta({ name: config.backend, version: 'unavailable', threads: options.threads }, 'unavailable'),
+    );
+    return fail(writer, error);
+  }
+  const { backend, data, model } = setup;
+  const writer = await options.tracker.startRun(
+    meta({ name: backend.name, version: backend.version, threads: backend.threads }, data.checksum),
+  );
   options.onStarted?.(writer);
   try {
     const summary = await trainAndEvaluate(run, model, data, writer, options);
     await writer.finish('FINISHED', summary);
     return { status: 'FINISHED', summary };
   } catch (error) {
-    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    await writer.finish('FAILED', {}, message).catch(() => {});
-    return { status: 'FAILED', summary: {}, error: error instanceof Error ? error.message : String(error) };
+    return fail(writer, error);
   }
+}
+
+async function fail(writer: RunWriter, error: unknown): Promise<ExecuteResult> {
+  const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  await writer.finish('FAILED', {}, stack).catch(() => {});
+  return { status: 'FAILED', summary: {}, error: error instanceof Error ? error.message : String(error) };
 }
 
 async function trainAndEvaluate(

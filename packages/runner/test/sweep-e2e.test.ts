@@ -275,5 +275,10 @@ describe('reptile-bench sweep, end to end on sine waves', () => {
     expect(summary.runs[0]?.error).toMatch(/tfjs-node/);
     expect(result.stderr).toMatch(/FAILED failing-[0-9a-f]{12}-s0 \(sine\/sgd-scratch seed 0\): .*tfjs-node/);
     expect(result.stderr).toContain('1 run(s) did not finish; rerun the same command to retry them');
+    // The run is recorded although it never got a backend, so the report lists it with its reason.
+    const report = readFileSync(join(dir, 'results', 'failing', 'report.md'), 'utf8');
+    expect(report).toMatch(
+      /## Runs that did not finish[\s\S]*\| failing-[0-9a-f]{12}-s0 \| sine\/sgd-scratch \| 0 \| FAILED \| .*tfjs-node/,
+    );
   });
 });

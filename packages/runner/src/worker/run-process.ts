@@ -9,9 +9,21 @@ const controller = new AbortController();
 let writer: RunWriter | undefined;
 let tracker: Tracker | undefined;
 let finishing = false;
+let completed = false;
 
 function send(message: FromWorker): void {
   if (process.connected) process.send?.(message);
+}
+
+/** Sends the run's outcome and exits once it is on its way; nothing left running may keep the process alive. */
+async function complete(message: FromWorker): Promise<never> {
+  completed = true;
+  if (process.connected) {
+    await new Promise<void>((resolve) => {
+      process.send?.(message, undefined, {}, () => resolve());
+    });
+  }
+  process.exit(0);
 }
 
 async function stop(reason: string): Promise<never> {
@@ -24,7 +36,9 @@ async function stop(reason: string): Promise<never> {
   process.exit(130);
 }
 
-process.on('disconnect', () => void stop('the sweep process went away'));
+process.on('disconnect', () => {
+  if (!completed) void stop('the sweep process went away');
+});
 process.on('SIGINT', () => void stop('interrupted (SIGINT)'));
 process.on('SIGTERM', () => void stop('terminated (SIGTERM)'));
 
@@ -57,15 +71,13 @@ process.on('message', (message: ToWorker) => {
       });
       finishing = true;
       await tracker.close();
-      send({ type: 'done', runId: run.runId, ...result });
+      await complete({ type: 'done', runId: run.runId, ...result });
     } catch (error) {
       // Failures before the run was recorded (backend, data) end here; the parent records them.
       finishing = true;
       const text = error instanceof Error ? error.message : String(error);
       await writer?.finish('FAILED', {}, text).catch(() => {});
-      send({ type: 'done', runId: run.runId, status: 'FAILED', summary: {}, error: text });
+      await complete({ type: 'done', runId: run.runId, status: 'FAILED', summary: {}, error: text });
     }
-    process.disconnect?.();
-    process.exitCode = 0;
   })();
 });
