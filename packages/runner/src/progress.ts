@@ -119,6 +119,8 @@ function barsReporter(stream: NodeJS.WriteStream): ProgressReporter {
   const multibar = new cliProgress.MultiBar(
     {
       stream,
+      // Bars asked for explicitly on a non-terminal still draw (one line per update).
+      noTTYOutput: !stream.isTTY,
       hideCursor: true,
       clearOnComplete: false,
       stopOnComplete: false,

@@ -62,7 +62,7 @@ export function reportHtml(context: ReportContext, summaries: ConfigSummary[], c
 <body>
 <h1>Sweep <code>${escapeHtml(context.sweep)}</code></h1>
 ${context.description ? `<p>${escapeHtml(context.description)}</p>` : ''}
-<p class="note">Generated ${escapeHtml(context.generatedAt.toISOString())} — ${escapeHtml(provenance(context))}.</p>
+<p class="note">Runs up to ${escapeHtml(context.generatedAt.toISOString())} — ${escapeHtml(provenance(context))}.</p>
 <p class="note">${escapeHtml(methodNote)}</p>
 ${sections.join('\n')}
 </body>

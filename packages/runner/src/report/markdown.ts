@@ -115,7 +115,7 @@ export function failedRunsTable(runs: StoredRun[]): Table | undefined {
 export function reportMarkdown(context: ReportContext, summaries: ConfigSummary[]): string {
   const parts = [`# Sweep \`${context.sweep}\``, ''];
   if (context.description) parts.push(context.description, '');
-  parts.push(`Generated ${context.generatedAt.toISOString()} — ${provenance(context)}.`, '', methodNote, '');
+  parts.push(`Runs up to ${context.generatedAt.toISOString()} — ${provenance(context)}.`, '', methodNote, '');
   for (const table of settingTables(summaries)) parts.push(`## ${table.title}`, '', markdownTable(table), '');
   const failed = failedRunsTable(context.runs);
   if (failed) parts.push(`## ${failed.title}`, '', markdownTable(failed), '');

@@ -22,13 +22,13 @@ export interface WrittenReport {
 
 /**
  * Writes `<out>/<sweep>/{results.csv,summary.csv,report.md,report.html}` from a sweep's stored runs. Runs are
- * sorted by name and seed so the same store always gives the same files (apart from the generation time).
+ * sorted by name and seed, and the date shown is the latest run's end, so the same store always gives the same files.
  */
 export async function writeReports(
   out: string,
   sweep: { name: string; description?: string },
   runs: StoredRun[],
-  generatedAt = new Date(),
+  generatedAt?: Date,
 ): Promise<WrittenReport> {
   const sorted = [...runs].sort(
     (a, b) => a.meta.name.localeCompare(b.meta.name) || a.meta.seed - b.meta.seed,
@@ -37,7 +37,8 @@ export async function writeReports(
   const context = {
     sweep: sweep.name,
     ...(sweep.description === undefined ? {} : { description: sweep.description }),
-    generatedAt,
+    // The latest run's end rather than the clock: regenerating from the same store gives the same files.
+    generatedAt: generatedAt ?? new Date(Math.max(0, ...sorted.map((r) => r.endTime ?? r.startTime))),
     runs: sorted,
   };
   const charts = await settingCharts(summaries);
