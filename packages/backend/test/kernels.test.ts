@@ -160,6 +160,7 @@ describe('batchNormRelu', () => {
     ['64 channels like Conv4, ReLU', [3, 2, 3, 64], true],
     ['3 channels (scalar path), ReLU', [4, 3, 3, 3], true],
     ['8 channels, no ReLU, rank 2', [20, 8], false],
+    ['a batch of 4 single pixels (Conv4 last block on small inputs)', [4, 1, 1, 4], true],
   ];
   for (const [label, shape, relu] of cases) {
     it(label, async () => {
