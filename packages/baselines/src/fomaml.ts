@@ -37,21 +37,26 @@ export function fomaml(options: FomamlOptions): InitLearner {
     async metaTrain(ctx) {
       const runner = await createTaskRunner(ctx, o);
       try {
-        return await metaTrainLoop(ctx, o, async (phi, { iteration, epsilon }) => {
-          const batchesFor = (k: number) =>
-            tailedTaskBatches(ctx.train, taskRng(ctx.rng, iteration, k), o, tailBatches);
-          const results = await runner.run(
-            metaBatchJobs(ctx, o, runner, phi, iteration, batchesFor, tailBatches),
-          );
-          applyMeanUpdate(
-            phi,
-            results.map((r) => r.params),
-            epsilon,
-          );
-          // the tail steps' losses are measured on held-out examples at the adapted parameters
-          const metaLoss = mean(results.flatMap((r) => r.losses.slice(-tailBatches)));
-          return { innerLoss: mean(results.flatMap((r) => r.losses)), metrics: { meta_loss: metaLoss } };
-        });
+        return await metaTrainLoop(
+          ctx,
+          o,
+          async (phi, { iteration, epsilon }) => {
+            const batchesFor = (k: number) =>
+              tailedTaskBatches(ctx.train, taskRng(ctx.rng, iteration, k), o, tailBatches);
+            const results = await runner.run(
+              metaBatchJobs(ctx, o, runner, phi, iteration, batchesFor, tailBatches),
+            );
+            applyMeanUpdate(
+              phi,
+              results.map((r) => r.params),
+              epsilon,
+            );
+            // the tail steps' losses are measured on held-out examples at the adapted parameters
+            const metaLoss = mean(results.flatMap((r) => r.losses.slice(-tailBatches)));
+            return { innerLoss: mean(results.flatMap((r) => r.losses)), metrics: { meta_loss: metaLoss } };
+          },
+          runner.share,
+        );
       } finally {
         await runner.close();
       }

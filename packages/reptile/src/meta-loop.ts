@@ -19,7 +19,8 @@ export type MetaIteration = (
 ) => Promise<MetaIterationResult>;
 
 /**
- * The loop every Reptile-style learner shares: initialises φ from `ctx.rng.derive('init')`, runs the meta-iterations
+ * The loop every Reptile-style learner shares: initialises φ from `ctx.rng.derive('init')` (kept where `place` puts
+ * it, e.g. shared memory for replica threads; the result is returned in ordinary arrays), runs the meta-iterations
  * with ε from the linear schedule, reports `meta_step`, `inner_loss` and `seconds` per iteration through
  * `ctx.onMetrics`, calls `ctx.validate` every `every` iterations with a copy of φ, and stops on `ctx.signal`.
  */
@@ -27,11 +28,13 @@ export async function metaTrainLoop(
   ctx: MetaTrainContext,
   schedule: MetaStepSchedule,
   iterate: MetaIteration,
+  place: (phi: Float32Array[]) => Float32Array[] = (phi) => phi,
 ): Promise<Float32Array[]> {
   const validateEvery =
     ctx.validate === undefined ? 0 : requireInteger(ctx.validate.every, 'metaTrain: validate.every', 1);
-  const phi = ctx.model.init(ctx.rng.derive('init'));
-  checkInit(ctx.model, phi, 'metaTrain: model.init');
+  const init = ctx.model.init(ctx.rng.derive('init'));
+  checkInit(ctx.model, init, 'metaTrain: model.init');
+  const phi = place(init);
   for (let iteration = 0; iteration < schedule.metaIterations; iteration++) {
     ctx.signal?.throwIfAborted();
     const started = performance.now();
@@ -47,7 +50,7 @@ export async function metaTrainLoop(
     if (validateEvery > 0 && (iteration + 1) % validateEvery === 0)
       await ctx.validate!.run(cloneParams(phi), iteration + 1);
   }
-  return phi;
+  return phi === init ? phi : cloneParams(phi);
 }
 
 /** The stream of task `k` of meta-iteration `iteration`: independent of threads and of other draws. */

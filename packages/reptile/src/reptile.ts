@@ -70,15 +70,20 @@ export function reptile(options: ReptileOptions): InitLearner {
     async metaTrain(ctx) {
       const runner = await createTaskRunner(ctx, o);
       try {
-        return await metaTrainLoop(ctx, o, async (phi, { iteration, epsilon }) => {
-          const results = await runner.run(metaBatchJobs(ctx, o, runner, phi, iteration));
-          reptileUpdate(
-            phi,
-            results.map((r) => r.params),
-            epsilon,
-          );
-          return { innerLoss: mean(results.flatMap((r) => r.losses)) };
-        });
+        return await metaTrainLoop(
+          ctx,
+          o,
+          async (phi, { iteration, epsilon }) => {
+            const results = await runner.run(metaBatchJobs(ctx, o, runner, phi, iteration));
+            reptileUpdate(
+              phi,
+              results.map((r) => r.params),
+              epsilon,
+            );
+            return { innerLoss: mean(results.flatMap((r) => r.losses)) };
+          },
+          runner.share,
+        );
       } finally {
         await runner.close();
       }

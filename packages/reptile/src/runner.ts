@@ -15,6 +15,11 @@ export interface TaskRunner {
   /** Prefix for the `stateKey`s of this meta-training run (unique per run, so runs never share a state). */
   readonly statePrefix: string;
   run(jobs: TaskJob[]): Promise<TaskResult[]>;
+  /**
+   * Moves parameters to where the runner reads them best (for replicas: one SharedArrayBuffer that every thread
+   * reads in place) and returns arrays to use instead; updating those in place needs no further copy.
+   */
+  share(params: Float32Array[]): Float32Array[];
   /** Frees the run's optimizer states and any threads. */
   close(): Promise<void>;
 }
@@ -27,6 +32,7 @@ export function inThreadRunner(): TaskRunner {
     async run(jobs) {
       return jobs.map((job) => runTaskJob(job));
     },
+    share: (params) => params,
     async close() {
       releaseOptimizerStates(statePrefix);
     },
@@ -43,6 +49,7 @@ export async function replicaRunner(backend: BackendName, workers: number): Prom
   const statePrefix = `run:${randomUUID()}/`;
   const module = new URL('./replica.ts', import.meta.url);
   const pools: ReplicaPool[] = [];
+  const sharedLayout = new WeakMap<Float32Array[], PackedArrays>();
   try {
     for (let i = 0; i < workers; i++) pools.push(await createReplicaPool({ module, workers: 1, backend }));
   } catch (error) {
@@ -51,11 +58,17 @@ export async function replicaRunner(backend: BackendName, workers: number): Prom
   }
   return {
     statePrefix,
+    share(params) {
+      const packed = packArrays(params, { shared: true });
+      const views = unpackArrays(packed);
+      sharedLayout.set(views, packed);
+      return views;
+    },
     async run(jobs) {
-      // φ is shared by every job of a meta-batch: pack each distinct parameter list once, in shared memory.
+      // φ is shared by every job of a meta-batch: arrays from `share` go as they are, others are packed once.
       const packed = new Map<Float32Array[], PackedArrays>();
       const share = (params: Float32Array[]) => {
-        let p = packed.get(params);
+        let p = sharedLayout.get(params) ?? packed.get(params);
         if (p === undefined) {
           p = packArrays(params, { shared: true });
           packed.set(params, p);
