@@ -400,26 +400,66 @@ const col2im = `
     )})
 `;
 
+/** i8x16.shuffle of 32-bit lanes: lanes 0–3 come from a, 4–7 from b. */
+const shuffle32 = (a: string, b: string, lanes: number[]) =>
+  `(i8x16.shuffle ${lanes.flatMap((l) => [0, 1, 2, 3].map((i) => 4 * l + i)).join(' ')} ${a} ${b})`;
+
+/** Scalar dst[c, r] = src[r, c] over rows [r0, r1) and columns [c0, c1). */
+const transposeScalar = (r0: string, r1: string, c0: string, c1: string) =>
+  loop(
+    'r',
+    r0,
+    r1,
+    '(i32.const 1)',
+    loop(
+      'c',
+      c0,
+      c1,
+      '(i32.const 1)',
+      `(f32.store ${add(get('dst'), `(i32.shl ${add(mul(get('c'), get('rows')), get('r'))} (i32.const 2))`)}
+        (f32.load ${add(get('src'), `(i32.shl ${add(mul(get('r'), get('cols')), get('c'))} (i32.const 2))`)}))`,
+    ),
+  );
+
 const transpose = `
-  ;; dst[c, r] = src[r, c] for a [rows, cols] matrix.
+  ;; dst[c, r] = src[r, c] for a [rows, cols] matrix: 4×4 blocks transposed in registers, scalar edges.
   (func (export "transpose") (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
-    (local $r i32) (local $c i32) (local $s i32)
-    (local.set $s ${get('src')})
+    (local $r i32) (local $c i32) (local $r4 i32) (local $c4 i32) (local $rowBytes i32) (local $colBytes i32)
+    (local $in i32) (local $out i32) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $r4 (i32.and ${get('rows')} (i32.const -4)))
+    (local.set $c4 (i32.and ${get('cols')} (i32.const -4)))
+    (local.set $rowBytes (i32.shl ${get('cols')} (i32.const 2)))
+    (local.set $colBytes (i32.shl ${get('rows')} (i32.const 2)))
     ${loop(
       'r',
       '(i32.const 0)',
-      get('rows'),
-      '(i32.const 1)',
+      get('r4'),
+      '(i32.const 4)',
       loop(
         'c',
         '(i32.const 0)',
-        get('cols'),
-        '(i32.const 1)',
+        get('c4'),
+        '(i32.const 4)',
         `
-        (f32.store ${add(get('dst'), `(i32.shl ${add(mul(get('c'), get('rows')), get('r'))} (i32.const 2))`)} (f32.load ${get('s')}))
-        (local.set $s ${add(get('s'), '(i32.const 4)')})`,
+        (local.set $in ${add(get('src'), `(i32.shl ${add(mul(get('r'), get('cols')), get('c'))} (i32.const 2))`)})
+        (local.set $a0 (v128.load ${get('in')}))
+        (local.set $a1 (v128.load ${add(get('in'), get('rowBytes'))}))
+        (local.set $a2 (v128.load ${add(get('in'), mul(get('rowBytes'), '(i32.const 2)'))}))
+        (local.set $a3 (v128.load ${add(get('in'), mul(get('rowBytes'), '(i32.const 3)'))}))
+        (local.set $t0 ${shuffle32(get('a0'), get('a1'), [0, 4, 1, 5])})
+        (local.set $t1 ${shuffle32(get('a0'), get('a1'), [2, 6, 3, 7])})
+        (local.set $t2 ${shuffle32(get('a2'), get('a3'), [0, 4, 1, 5])})
+        (local.set $t3 ${shuffle32(get('a2'), get('a3'), [2, 6, 3, 7])})
+        (local.set $out ${add(get('dst'), `(i32.shl ${add(mul(get('c'), get('rows')), get('r'))} (i32.const 2))`)})
+        (v128.store ${get('out')} ${shuffle32(get('t0'), get('t2'), [0, 1, 4, 5])})
+        (v128.store ${add(get('out'), get('colBytes'))} ${shuffle32(get('t0'), get('t2'), [2, 3, 6, 7])})
+        (v128.store ${add(get('out'), mul(get('colBytes'), '(i32.const 2)'))} ${shuffle32(get('t1'), get('t3'), [0, 1, 4, 5])})
+        (v128.store ${add(get('out'), mul(get('colBytes'), '(i32.const 3)'))} ${shuffle32(get('t1'), get('t3'), [2, 3, 6, 7])})`,
       ),
-    )})
+    )}
+    ${transposeScalar('(i32.const 0)', get('r4'), get('c4'), get('cols'))}
+    ${transposeScalar(get('r4'), get('rows'), '(i32.const 0)', get('cols'))})
 `;
 
 /** The module text; `fma` selects relaxed-SIMD fused multiply-adds in the GEMMs (see runtime.ts). */
