@@ -42,7 +42,7 @@ export function checkEvaluationOptions(options: EvaluationOptions): {
   modes: PredictionMode[];
   workers: number;
 } {
-  const episodes = requireInteger(options.episodes, 'evaluate: options.episodes', 1);
+  const episodes = requireInteger(options.episodes ?? 1000, 'evaluate: options.episodes', 1);
   const adapt = checkAdaptOptions(options.adapt, 'evaluate: options.adapt');
   const modes = options.modes ?? allModes;
   if (!Array.isArray(modes) || modes.length === 0)

@@ -19,8 +19,8 @@ export interface AdaptOptions {
 export type PredictionMode = 'non-transductive' | 'transductive';
 
 export interface EvaluationOptions {
-  /** Number of test episodes n; the 95% interval is mean ± 1.96·σ/√n. */
-  episodes: number;
+  /** Number of test episodes n (default 1000); the 95% interval is mean ± 1.96·σ/√n. */
+  episodes?: number;
   adapt: AdaptOptions;
   /** Default: both. */
   modes?: PredictionMode[];

@@ -5,6 +5,7 @@ import { createConv4, createMlp, toTensors } from '@reptile-bench/models';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   adaptToSupport,
+  checkEvaluationOptions,
   evaluate,
   predictNonTransductive,
   predictTransductive,
@@ -268,6 +269,7 @@ describe('evaluate', () => {
     const run = (options: Partial<Parameters<typeof evaluate>[3]>, i: Float32Array[] = init, s = sampler) =>
       evaluate(model, i, s, { episodes: 2, adapt, ...options }, createRng(1));
     await expect(run({ episodes: 0 })).rejects.toThrow(/options.episodes must be an integer ≥ 1, got 0/);
+    expect(checkEvaluationOptions({ adapt }).episodes).toBe(1000); // the protocol's default n
     await expect(run({ workers: 0 })).rejects.toThrow(/options.workers must be an integer ≥ 1, got 0/);
     await expect(run({ adapt: { ...adapt, optimizer: 'rmsprop' as 'sgd' } })).rejects.toThrow(
       /options.adapt.optimizer must be 'adam' or 'sgd', got "rmsprop"/,
