@@ -28,7 +28,7 @@ const wasmBackend =
   require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
 
 const defaultBackend: BackendName = 'wasm';
-let current: { name: BackendName; info: Promise<BackendInfo> } | undefined;
+let current: { name: BackendName; info: Promise<BackendInfo>; settled: boolean } | undefined;
 
 /** Parses a user-supplied backend name, with an error that lists the valid ones. */
 export function parseBackendName(value: unknown, where = 'backend'): BackendName {
@@ -45,12 +45,19 @@ export function parseBackendName(value: unknown, where = 'backend'): BackendName
  */
 export function initBackend(name: BackendName = defaultBackend): Promise<BackendInfo> {
   parseBackendName(name);
-  if (current?.name === name && tf.getBackend() === name) return current.info;
+  // Reuse a selection in progress, or a finished one still active (tf.setBackend elsewhere may have switched).
+  if (current?.name === name && (!current.settled || tf.getBackend() === name)) return current.info;
   const info = selectBackend(name);
-  current = { name, info };
-  info.catch(() => {
-    if (current?.info === info) current = undefined;
-  });
+  const selection = { name, info, settled: false };
+  current = selection;
+  info.then(
+    () => {
+      selection.settled = true;
+    },
+    () => {
+      if (current === selection) current = undefined;
+    },
+  );
   return info;
 }
 

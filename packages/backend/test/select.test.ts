@@ -11,6 +11,13 @@ describe('initBackend', () => {
     expect(await currentBackendInfo()).toBe(info);
   });
 
+  it('shares one selection between concurrent callers', async () => {
+    await initBackend('cpu');
+    const [a, b] = [initBackend('wasm'), initBackend('wasm')];
+    expect(a).toBe(b);
+    expect((await a).name).toBe('wasm');
+  });
+
   it('switches to the cpu reference backend and back', async () => {
     const cpu = await initBackend('cpu');
     expect(cpu).toMatchObject({ name: 'cpu', threads: 1 });
