@@ -51,6 +51,34 @@ describe('conv2d and its gradients (Conv2D, Conv2DBackpropFilter, Conv2DBackprop
     });
   }
 
+  it('filter gradient without a preceding forward pass (no kept patches) matches cpu', async () => {
+    const x = randomValues('direct/x', 2 * 7 * 6 * 4);
+    const dy = randomValues('direct/dy', 2 * 4 * 3 * 8);
+    const results: Float32Array[] = [];
+    for (const backend of ['wasm', 'cpu'] as const) {
+      await initBackend(backend);
+      results.push(
+        tf.tidy(
+          () =>
+            tf
+              .conv2dBackpropFilter(
+                tf.tensor4d(Float32Array.from(x), [2, 7, 6, 4]),
+                tf.tensor4d(Float32Array.from(dy), [2, 4, 3, 8]),
+                [3, 3, 4, 8],
+                2,
+                'same',
+              )
+              .dataSync() as Float32Array,
+        ),
+      );
+    }
+    const [wasm, cpu] = results as [Float32Array, Float32Array];
+    const scale = Math.max(...Array.from(cpu, Math.abs));
+    expect(
+      Math.max(...Array.from(wasm, (v, i) => Math.abs(v - (cpu[i] as number)))) / scale,
+    ).toBeLessThanOrEqual(1e-4);
+  });
+
   it('dilated forward convolution matches the definition', async () => {
     const spec: Conv2DSpec = {
       xShape: [2, 9, 9, 4],

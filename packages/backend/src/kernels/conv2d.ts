@@ -11,7 +11,14 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { type SimdKernels, simdKernels } from './simd/runtime.ts';
-import { allocScratch, asWasmBackend, byteOffset, freeScratch, type WasmBackend } from './wasm-access.ts';
+import {
+  allocScratch,
+  asWasmBackend,
+  byteOffset,
+  freeScratch,
+  type Scratch,
+  type WasmBackend,
+} from './wasm-access.ts';
 
 /**
  * 2-D convolution and its two gradients for the wasm backend, all as one patch extraction ("im2col") plus one
@@ -100,21 +107,51 @@ function kernelsOf(backend: WasmBackend, kernel: string): SimdKernels {
   return simd;
 }
 
-/** Runs `body` with the patch matrix of x on the heap (freed afterwards). */
-function withPatches<T>(
-  backend: WasmBackend,
-  simd: SimdKernels,
-  x: number,
-  g: Geometry,
-  body: (patches: number) => T,
-): T {
-  const patches = allocScratch(backend, positions(g) * patchLength(g));
-  try {
-    simd.im2col(x, patches.index << 2, ...geometryArgs(g));
-    return body(patches.index << 2);
-  } finally {
-    freeScratch(backend, patches);
+/**
+ * Patch matrices built by forward convolutions, kept for the filter gradient: training runs the forward, then
+ * Conv2DBackpropFilter(x, dy) on the same x, which would rebuild the same patches. Keyed by x's data id (tfjs never
+ * reuses one, and the data behind it never changes) plus the geometry; at most `patchCacheSize` are kept (the
+ * oldest is freed), so inference-only use holds a few megabytes at most.
+ */
+const patchCacheSize = 8;
+const patchCaches = new WeakMap<WasmBackend, Map<object, { geometry: string; patches: Scratch }>>();
+
+function patchCacheOf(backend: WasmBackend) {
+  let cache = patchCaches.get(backend);
+  if (cache === undefined) {
+    cache = new Map();
+    patchCaches.set(backend, cache);
   }
+  return cache;
+}
+
+function buildPatches(backend: WasmBackend, simd: SimdKernels, x: TensorInfo, g: Geometry): Scratch {
+  const patches = allocScratch(backend, positions(g) * patchLength(g));
+  simd.im2col(byteOffset(backend, x), patches.index << 2, ...geometryArgs(g));
+  return patches;
+}
+
+/** Keeps the patches of x for a later filter gradient, freeing the oldest kept ones beyond the bound. */
+function keepPatches(backend: WasmBackend, x: TensorInfo, g: Geometry, patches: Scratch): void {
+  const cache = patchCacheOf(backend);
+  const previous = cache.get(x.dataId);
+  if (previous !== undefined) freeScratch(backend, previous.patches);
+  cache.delete(x.dataId);
+  cache.set(x.dataId, { geometry: geometryArgs(g).join(','), patches });
+  for (const [dataId, entry] of cache) {
+    if (cache.size <= patchCacheSize) break;
+    freeScratch(backend, entry.patches);
+    cache.delete(dataId);
+  }
+}
+
+/** The kept patches of x for this geometry (removed from the cache: the caller frees them), or undefined. */
+function takePatches(backend: WasmBackend, x: TensorInfo, g: Geometry): Scratch | undefined {
+  const cache = patchCacheOf(backend);
+  const entry = cache.get(x.dataId);
+  if (entry === undefined || entry.geometry !== geometryArgs(g).join(',')) return undefined;
+  cache.delete(x.dataId);
+  return entry.patches;
 }
 
 const conv2d: KernelFunc = ({ inputs, backend: anyBackend, attrs }) => {
@@ -133,18 +170,16 @@ const conv2d: KernelFunc = ({ inputs, backend: anyBackend, attrs }) => {
     a.dimRoundingMode,
   );
   const out = backend.makeOutput([g.batch, g.outHeight, g.outWidth, g.outChannels], 'float32');
-  withPatches(backend, simd, byteOffset(backend, x), g, (patches) =>
-    simd.gemm_nn(
-      patches,
-      byteOffset(backend, filter),
-      byteOffset(backend, out),
-      positions(g),
-      patchLength(g),
-      g.outChannels,
-      0,
-      0,
-    ),
-  );
+  const patches = buildPatches(backend, simd, x, g);
+  try {
+    // biome-ignore format: one argument per GEMM parameter
+    simd.gemm_nn(patches.index << 2, byteOffset(backend, filter), byteOffset(backend, out), positions(g),
+      patchLength(g), g.outChannels, 0, 0);
+  } catch (error) {
+    freeScratch(backend, patches);
+    throw error;
+  }
+  keepPatches(backend, x, g, patches);
   return out;
 };
 
@@ -164,18 +199,14 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend: anyBackend, attrs }
     a.dimRoundingMode,
   );
   const out = backend.makeOutput([...a.filterShape], 'float32');
-  withPatches(backend, simd, byteOffset(backend, x), g, (patches) =>
-    simd.gemm_tn(
-      patches,
-      byteOffset(backend, dy),
-      byteOffset(backend, out),
-      patchLength(g),
-      positions(g),
-      g.outChannels,
-      0,
-      0,
-    ),
-  );
+  const patches = takePatches(backend, x, g) ?? buildPatches(backend, simd, x, g);
+  try {
+    // biome-ignore format: one argument per GEMM parameter
+    simd.gemm_tn(patches.index << 2, byteOffset(backend, dy), byteOffset(backend, out), patchLength(g),
+      positions(g), g.outChannels, 0, 0);
+  } finally {
+    freeScratch(backend, patches);
+  }
   return out;
 };
 
