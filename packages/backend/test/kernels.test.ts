@@ -58,18 +58,16 @@ describe('conv2d and its gradients (Conv2D, Conv2DBackpropFilter, Conv2DBackprop
     for (const backend of ['wasm', 'cpu'] as const) {
       await initBackend(backend);
       results.push(
-        tf.tidy(
-          () =>
-            tf
-              .conv2dBackpropFilter(
-                tf.tensor4d(Float32Array.from(x), [2, 7, 6, 4]),
-                tf.tensor4d(Float32Array.from(dy), [2, 4, 3, 8]),
-                [3, 3, 4, 8],
-                2,
-                'same',
-              )
-              .dataSync() as Float32Array,
-        ),
+        tf.tidy(() => {
+          const inputs = {
+            x: tf.tensor4d(Float32Array.from(x), [2, 7, 6, 4]),
+            dy: tf.tensor4d(Float32Array.from(dy), [2, 4, 3, 8]),
+          };
+          const attrs = { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 4, 8] };
+          return (
+            tf.engine().runKernel('Conv2DBackpropFilter', inputs, attrs) as tf.Tensor
+          ).dataSync() as Float32Array;
+        }),
       );
     }
     const [wasm, cpu] = results as [Float32Array, Float32Array];
