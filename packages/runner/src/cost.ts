@@ -3,7 +3,7 @@ import type { RunConfig } from './config/schema.ts';
 /**
  * A rough relative cost of a run, in about-milliseconds of one core, used only to turn progress into a
  * sweep-wide ETA. A gradient step costs a fixed dispatch overhead plus a per-example part that depends on the
- * model (Conv4 examples are ~60× an MLP's); forward-only predictions cost about a third of a step.
+ * model (a Conv4 example is ~100× an MLP's); forward-only predictions cost about a third of a step.
  */
 export function estimateCost(config: RunConfig): {
   startup: number;
@@ -11,7 +11,7 @@ export function estimateCost(config: RunConfig): {
   eval: number;
   total: number;
 } {
-  const perExample = config.model.name === 'conv4' ? 1.2 : 0.02;
+  const perExample = config.model.name === 'conv4' ? 2 : 0.02;
   const step = (batch: number) => 3 + batch * perExample;
   const a = config.algorithm;
   const e = config.eval;
