@@ -28,6 +28,8 @@ export interface CheckOptions {
 export async function checkCommand(command: Command, opts: CheckOptions): Promise<void> {
   const plan = planSweep(suiteFile(opts.suite));
   const baselineFile = opts.baseline ?? join(opts.out, 'baselines', `${plan.name}.json`);
+  // Read the baseline first: a missing or broken one should fail before minutes of training, not after.
+  const baseline = opts.updateBaseline ? undefined : await readBaseline(baselineFile);
   const result = await sweepAndReport([plan], {
     out: opts.out,
     workers: opts.workers,
@@ -43,14 +45,14 @@ export async function checkCommand(command: Command, opts: CheckOptions): Promis
     );
   }
   const summaries = summarizeConfigs(await storedRunsOf(opts.out, plan));
-  if (opts.updateBaseline) {
-    const baseline = buildBaseline(plan.name, summaries);
+  if (!baseline) {
+    const fresh = buildBaseline(plan.name, summaries);
     await mkdir(dirname(baselineFile), { recursive: true });
-    await writeFileAtomic(baselineFile, `${JSON.stringify(baseline, null, 2)}\n`);
-    process.stdout.write(`baseline written: ${baselineFile} (${baseline.metrics.length} metrics)\n`);
+    await writeFileAtomic(baselineFile, `${JSON.stringify(fresh, null, 2)}\n`);
+    process.stdout.write(`baseline written: ${baselineFile} (${fresh.metrics.length} metrics)\n`);
     return;
   }
-  const comparison = compareWithBaseline(await readBaseline(baselineFile), summaries);
+  const comparison = compareWithBaseline(baseline, summaries);
   if (opts.json) {
     process.stdout.write(
       `${JSON.stringify({ suite: plan.name, baseline: baselineFile, passed: comparison.passed, regressions: comparison.regressions, missing: comparison.missing, rows: comparison.rows.map(checkRowForJson) })}\n`,
