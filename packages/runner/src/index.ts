@@ -1,2 +1,32 @@
+// Public surface of @reptile-bench/runner: the CLI, and the pieces it is built from for programmatic use.
+export {
+  type BaselineFile,
+  type BaselineMetric,
+  buildBaseline,
+  type CheckResult,
+  type CheckRow,
+  compareWithBaseline,
+  formatCheckTable,
+  readBaseline,
+  toleranceFor,
+} from './check.ts';
 export { main } from './cli.ts';
+export { ConfigError, type ConfigProblem } from './config/errors.ts';
+export type { RunConfig } from './config/schema.ts';
+export {
+  hashableConfig,
+  type Override,
+  type PlannedRun,
+  parseOverride,
+  planRunFile,
+  planSweep,
+  planSweeps,
+  runIdFor,
+  type SweepPlan,
+} from './config/sweep.ts';
+export { type ExecuteOptions, type ExecuteResult, executeRun } from './execute.ts';
+export { type SweepResult, storedRunsOf, sweepAndReport } from './flow.ts';
 export { buildProgram, version } from './program.ts';
+export { type ConfigSummary, poolMeanWithCi, summarizeConfigs } from './report/aggregate.ts';
+export { type WrittenReport, writeReports } from './report/write.ts';
+export type { RunOutcome, SweepOptions } from './scheduler.ts';
