@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { ReplicaTask } from './replica-worker.ts';
@@ -41,12 +43,10 @@ export async function createReplicaPool(options: ReplicaPoolOptions): Promise<Re
       `createReplicaPool: workers must be a positive integer, got ${JSON.stringify(options.workers)}`,
     );
   const backend = parseBackendName(options.backend ?? 'wasm', 'createReplicaPool: backend');
-  const module =
-    options.module instanceof URL
-      ? fileURLToPath(options.module)
-      : options.module.startsWith('file:')
-        ? fileURLToPath(options.module)
-        : options.module;
+  const given = String(options.module);
+  const module = given.startsWith('file:') ? fileURLToPath(given) : resolve(given);
+  if (!existsSync(module))
+    throw new Error(`createReplicaPool: module ${given} does not exist (give a file path or a file: URL)`);
   const piscina = new Piscina({
     filename: workerFile,
     minThreads: workers,
@@ -62,7 +62,8 @@ export async function createReplicaPool(options: ReplicaPoolOptions): Promise<Re
     }) as Promise<R>;
   let info: BackendInfo;
   try {
-    // One request per worker: each reports once its backend is up, so the pool is warm when this returns.
+    // Every worker starts its backend as it starts; these requests return once backends are up, so the first
+    // real tasks do not pay for the start (and a worker that cannot start fails here, not later).
     const infos = await Promise.all(Array.from({ length: workers }, () => run<BackendInfo>('')));
     info = infos[0] as BackendInfo;
   } catch (error) {

@@ -75,6 +75,12 @@ describe('createReplicaPool', () => {
     );
   });
 
+  it('names a missing module', async () => {
+    await expect(
+      createReplicaPool({ module: new URL('./fixtures/no-such-file.ts', import.meta.url) }),
+    ).rejects.toThrow(/createReplicaPool: module file:.*no-such-file\.ts does not exist/);
+  });
+
   it('rejects a bad worker count', async () => {
     await expect(
       createReplicaPool({ module: new URL('./fixtures/replica-tasks.ts', import.meta.url), workers: 0 }),

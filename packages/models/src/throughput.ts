@@ -151,7 +151,12 @@ export async function measureThroughput(options: ThroughputOptions): Promise<Thr
     const shared = packArrays(phi);
     await Promise.all(
       Array.from({ length: pool.workers }, (_, w) =>
-        pool.run('innerSteps', { ...work, params: shared, steps: 3, seed: `throughput/warm-up/${w}` }),
+        pool.run('innerSteps', {
+          ...work,
+          params: shared,
+          steps: options.steps === undefined ? 3 : 1,
+          seed: `throughput/warm-up/${w}`,
+        }),
       ),
     );
 
