@@ -350,7 +350,8 @@ describe('measureThroughput', () => {
     expect(result.meta_iterations).toBe(1);
     for (const key of ['inner_steps_per_s', 'meta_iters_per_s', 'train_step_ms', 'forward_ms'] as const)
       expect(result[key]).toBeGreaterThan(0);
-    expect(result.train_step_over_forward).toBeCloseTo(result.train_step_ms / result.forward_ms, 10);
+    expect(result.train_step_over_forward).toBeCloseTo(result.train_step_cpu_ms / result.forward_cpu_ms, 10);
+    expect(result.load_average).toHaveLength(2);
   });
 
   it('names the valid workloads', async () => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { type BackendName, parseBackendName } from '@reptile-bench/backend';
 import { measureThroughput, throughputWorkloads } from '@reptile-bench/models';
 import { type Command, InvalidArgumentError } from 'commander';
@@ -67,7 +68,8 @@ export function register(program: Command): void {
           `backend             ${result.backend} (${result.backend_version}), ${result.workers} worker(s) × ${result.threads_per_worker} thread(s)`,
           `inner steps/s       ${f(result.inner_steps_per_s)}  (${result.inner_steps} steps)`,
           `meta-iterations/s   ${f(result.meta_iters_per_s, 2)}  (${result.meta_iterations} iterations)`,
-          `train step          ${f(result.train_step_ms, 2)} ms, forward ${f(result.forward_ms, 2)} ms on one thread: ratio ${f(result.train_step_over_forward, 2)}`,
+          `train step          ${f(result.train_step_ms, 2)} ms, forward ${f(result.forward_ms, 2)} ms on one thread (CPU time ${f(result.train_step_cpu_ms, 2)} / ${f(result.forward_cpu_ms, 2)} ms: ratio ${f(result.train_step_over_forward, 2)})`,
+          `load average        ${f(result.load_average[0], 2)} at the start, ${f(result.load_average[1], 2)} at the end (${availableParallelism()} cores)`,
           '',
         ].join('\n'),
       );
