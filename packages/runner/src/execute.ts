@@ -224,6 +224,12 @@ async function trainAndEvaluate(
   const valMode = config.eval.modes.includes('transductive') ? 'transductive' : 'non-transductive';
   let validationSeconds = 0;
   const trainStart = performance.now();
+  // CPU seconds of this process and its replica threads: unlike wall time, barely moved by other load.
+  const cpuStart = process.cpuUsage();
+  const cpuSeconds = () => {
+    const used = process.cpuUsage(cpuStart);
+    return (used.user + used.system) / 1e6;
+  };
   const validate: MetaTrainContext['validate'] =
     config.eval.every > 0 && iterations > 0
       ? {
@@ -314,6 +320,7 @@ async function trainAndEvaluate(
     validation_seconds: validationSeconds,
     eval_seconds: evalSeconds,
     total_seconds: trainSeconds + validationSeconds + evalSeconds,
+    cpu_seconds: cpuSeconds(),
     ...(iterations > 0 && trainSeconds > 0 ? { meta_iters_per_s: iterations / trainSeconds } : {}),
   };
 }
