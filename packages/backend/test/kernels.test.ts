@@ -187,6 +187,8 @@ describe('batchNormRelu', () => {
     ['3 channels (scalar path), ReLU', [4, 3, 3, 3], true],
     ['8 channels, no ReLU, rank 2', [20, 8], false],
     ['a batch of 4 single pixels (Conv4 last block on small inputs)', [4, 1, 1, 4], true],
+    ['20 channels: register blocks plus a remainder group', [5, 3, 3, 20], true],
+    ['12 channels, no ReLU', [7, 2, 2, 12], false],
   ];
   for (const [label, shape, relu] of cases) {
     it(label, async () => {
