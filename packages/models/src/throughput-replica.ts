@@ -1,4 +1,5 @@
 // Replica-side work of the throughput benchmark (see throughput.ts); runs in the pool's worker threads.
+import { readFileSync } from 'node:fs';
 import { type PackedArrays, tf, unpackArrays } from '@reptile-bench/backend';
 import { createRng } from '@reptile-bench/core';
 import { createModel } from './create.ts';
@@ -31,18 +32,40 @@ export function syntheticBatch(
   };
 }
 
-/** `steps` Adam steps on one batch from `params`; returns the seconds the steps took (setup excluded). */
-export function innerSteps(work: ReplicaWork & { params: PackedArrays; steps: number }): { seconds: number } {
+/**
+ * CPU time of the calling thread in seconds, from Linux's scheduler statistics (ns resolution), or undefined
+ * elsewhere. Node's process.cpuUsage() counts every thread of the process, so it cannot tell workers apart.
+ */
+function threadCpuSeconds(): number | undefined {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e9;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `steps` Adam steps on one batch from `params`; returns the wall-clock and thread CPU seconds the steps took
+ * (setup excluded).
+ */
+export function innerSteps(work: ReplicaWork & { params: PackedArrays; steps: number }): {
+  seconds: number;
+  cpuSeconds?: number;
+} {
   const model = createModel(work.config);
   const { x, y } = syntheticBatch(model, work.batchSize, work.seed);
   const optimizer = adam({ learningRate: work.learningRate });
   let params = toTensors(model, unpackArrays(work.params));
   const start = performance.now();
+  const cpuStart = threadCpuSeconds();
   for (let i = 0; i < work.steps; i++) params = trainStep(model, optimizer, params, x, y).params;
+  const cpuEnd = threadCpuSeconds();
   const seconds = (performance.now() - start) / 1000;
   tf.dispose([...params, x, y]);
   optimizer.dispose();
-  return { seconds };
+  return cpuStart === undefined || cpuEnd === undefined
+    ? { seconds }
+    : { seconds, cpuSeconds: cpuEnd - cpuStart };
 }
 
 /** Reptile's per-task work: adapt φ for `iterations` Adam steps (fresh optimizer) and return the result. */

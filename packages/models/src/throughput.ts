@@ -65,6 +65,11 @@ export interface ThroughputResult {
   workers: number;
   /** Inner-loop training steps per second, all workers together. */
   inner_steps_per_s: number;
+  /**
+   * Inner steps per second of CPU time of one replica thread (Linux only): what one core delivers when no other
+   * job competes for it; with n idle cores, n replicas give about n times this.
+   */
+  inner_steps_per_cpu_s?: number;
   /** Reptile meta-iterations per second: metaBatch tasks adapted on the replicas, then φ moves to their mean. */
   meta_iters_per_s: number;
   /** One training step and one forward pass on this thread: wall-clock and CPU time (10th percentiles, ms). */
@@ -186,12 +191,13 @@ export async function measureThroughput(options: ThroughputOptions): Promise<Thr
     const perTask = options.steps ?? Math.max(5, Math.round(4 * workload.innerIterations));
     let innerSteps = 0;
     let innerSeconds = 0;
+    let innerCpuSeconds: number | undefined = 0;
     const innerEnd = performance.now() + (budget / 2) * 1000;
     do {
       const t = performance.now();
-      await Promise.all(
+      const reports = await Promise.all(
         Array.from({ length: pool.workers }, (_, w) =>
-          pool.run('innerSteps', {
+          pool.run<{ seconds: number; cpuSeconds?: number }>('innerSteps', {
             ...work,
             params: shared,
             steps: perTask,
@@ -199,6 +205,11 @@ export async function measureThroughput(options: ThroughputOptions): Promise<Thr
           }),
         ),
       );
+      for (const report of reports)
+        innerCpuSeconds =
+          innerCpuSeconds === undefined || report.cpuSeconds === undefined
+            ? undefined
+            : innerCpuSeconds + report.cpuSeconds;
       innerSeconds += (performance.now() - t) / 1000;
       innerSteps += perTask * pool.workers;
     } while (options.steps === undefined && performance.now() < innerEnd);
@@ -250,6 +261,9 @@ export async function measureThroughput(options: ThroughputOptions): Promise<Thr
       threads_per_worker: info.threads,
       workers: pool.workers,
       inner_steps_per_s: innerSteps / innerSeconds,
+      ...(innerCpuSeconds === undefined || innerCpuSeconds <= 0
+        ? {}
+        : { inner_steps_per_cpu_s: innerSteps / innerCpuSeconds }),
       meta_iters_per_s: metaIterations / metaSeconds,
       train_step_ms: ratio.stepMs,
       forward_ms: ratio.forwardMs,
