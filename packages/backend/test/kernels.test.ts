@@ -290,6 +290,31 @@ describe('adamUpdate', () => {
   }
 });
 
+describe('sgdUpdate', () => {
+  it('computes p − lr·g for every parameter on wasm and cpu', async () => {
+    const p = [Float32Array.of(1, -2, 3), Float32Array.of(0.5, 0.25, -1, 4, 2)];
+    const g = [Float32Array.of(0.1, 0.2, -0.3), Float32Array.of(1, -1, 2, 0, 0.5)];
+    for (const backend of ['wasm', 'cpu'] as const) {
+      await initBackend(backend);
+      const out = tf.tidy(() =>
+        ops
+          .sgdUpdate(
+            p.map((a) => tf.tensor1d(a)),
+            g.map((a) => tf.tensor1d(a)),
+            0.5,
+          )
+          .map((t) => Array.from(t.dataSync())),
+      );
+      expect(out).toEqual(
+        p.map((pi, i) => Array.from(pi, (v, k) => expect.closeTo(v - 0.5 * (g[i]?.[k] as number), 6))),
+      );
+    }
+    expect(() => ops.sgdUpdate([tf.zeros([2])], [tf.zeros([3])], 0.1)).toThrow(
+      'sgdUpdate: gradient 0 has shape [3], parameter 0 has [2]',
+    );
+  });
+});
+
 describe('wasm Identity', () => {
   it('shares memory with its input, which survives the original', async () => {
     await initBackend('wasm');

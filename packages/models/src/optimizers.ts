@@ -35,7 +35,7 @@ export function sgd(options: { learningRate: number }): Optimizer {
     name: 'sgd',
     step(params, grads) {
       checkPairs('sgd', params, grads);
-      return tf.tidy(() => params.map((p, i) => tf.sub(p, tf.mul(grads[i] as tf.Tensor, learningRate))));
+      return ops.sgdUpdate(params, grads, learningRate);
     },
     reset() {},
     dispose() {},

@@ -13,6 +13,7 @@ import { batchNormReluGradient, batchNormReluKernels } from './batch-norm.ts';
 import { wasmConvKernels } from './conv2d.ts';
 import { wasmIdentityKernel } from './identity.ts';
 import { wasmMatMulKernels } from './matmul.ts';
+import { sgdUpdateKernels } from './sgd.ts';
 import { softmaxCrossEntropyGradient, softmaxCrossEntropyKernels } from './softmax-cross-entropy.ts';
 
 let registered = false;
@@ -44,6 +45,7 @@ export function registerTrainingKernels(): void {
     ...batchNormReluKernels,
     ...softmaxCrossEntropyKernels,
     ...adamUpdateKernels,
+    ...sgdUpdateKernels,
   ])
     replaceKernel(config);
   replaceGradient(batchNormReluGradient);
