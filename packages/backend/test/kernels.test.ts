@@ -290,6 +290,21 @@ describe('adamUpdate', () => {
   }
 });
 
+describe('meanSquaredError', () => {
+  it('matches the definition and its gradients (predictions [n, 1], targets [n])', async () => {
+    await checkOp({
+      name: 'meanSquaredError',
+      inputs: [
+        { shape: [9, 1], values: randomValues('mse/pred', 9, -3, 3) },
+        { shape: [9], values: randomValues('mse/target', 9, -3, 3) },
+      ],
+      reference: ([p, t]) =>
+        Float64Array.of((p as Float64Array).reduce((s, v, i) => s + (v - (t?.[i] as number)) ** 2, 0) / 9),
+      run: ([p, t]) => ops.meanSquaredError(p as tf.Tensor, t as tf.Tensor),
+    });
+  });
+});
+
 describe('sgdUpdate', () => {
   it('computes p − lr·g for every parameter on wasm and cpu', async () => {
     const p = [Float32Array.of(1, -2, 3), Float32Array.of(0.5, 0.25, -1, 4, 2)];

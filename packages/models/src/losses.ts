@@ -17,7 +17,8 @@ export function meanSquaredError(predictions: tf.Tensor, targets: tf.Tensor): tf
     throw new Error(
       `regression loss: targets must have shape [${batch}, 1] or [${batch}], got [${targets.shape}]`,
     );
+  // Predictions are [batch, 1]; targets of either shape have the same elements in the same order.
   return tf.tidy(() =>
-    tf.mean(tf.squaredDifference(predictions, tf.reshape(tf.cast(targets, 'float32'), [batch, 1]))),
+    ops.meanSquaredError(predictions, targets.dtype === 'float32' ? targets : tf.cast(targets, 'float32')),
   );
 }

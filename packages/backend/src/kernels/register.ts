@@ -13,6 +13,7 @@ import { batchNormReluGradient, batchNormReluKernels } from './batch-norm.ts';
 import { wasmConvKernels } from './conv2d.ts';
 import { wasmIdentityKernel } from './identity.ts';
 import { wasmMatMulKernels } from './matmul.ts';
+import { meanSquaredErrorGradient, meanSquaredErrorKernels } from './mean-squared-error.ts';
 import { sgdUpdateKernels } from './sgd.ts';
 import { softmaxCrossEntropyGradient, softmaxCrossEntropyKernels } from './softmax-cross-entropy.ts';
 
@@ -46,8 +47,10 @@ export function registerTrainingKernels(): void {
     ...softmaxCrossEntropyKernels,
     ...adamUpdateKernels,
     ...sgdUpdateKernels,
+    ...meanSquaredErrorKernels,
   ])
     replaceKernel(config);
   replaceGradient(batchNormReluGradient);
   replaceGradient(softmaxCrossEntropyGradient);
+  replaceGradient(meanSquaredErrorGradient);
 }
