@@ -305,6 +305,57 @@ describe('meanSquaredError', () => {
   });
 });
 
+describe('second-order derivatives through the fused losses (Hessian-vector products)', () => {
+  const hvp = (loss: (x: tf.Tensor) => tf.Scalar, x: tf.Tensor, w: tf.Tensor) =>
+    tf.grad((z: tf.Tensor) => tf.sum(tf.mul(tf.grad(loss)(z), w)))(x);
+
+  it('meanSquaredError: H·w = 2w/n', async () => {
+    const w = randomValues('hvp/mse/w', 6);
+    for (const backend of ['wasm', 'cpu'] as const) {
+      await initBackend(backend);
+      const out = tf.tidy(() => {
+        const targets = tf.tensor1d(Float32Array.from(randomValues('hvp/mse/t', 6)));
+        const loss = (p: tf.Tensor) => ops.meanSquaredError(p, targets);
+        return hvp(
+          loss,
+          tf.tensor2d(Float32Array.from(randomValues('hvp/mse/p', 6)), [6, 1]),
+          tf.tensor2d(Float32Array.from(w), [6, 1]),
+        ).dataSync();
+      });
+      expect(Array.from(out)).toEqual(Array.from(w, (v) => expect.closeTo((2 * v) / 6, 6)));
+    }
+  });
+
+  it('softmaxCrossEntropy: H·w = (s ⊙ w − s (s·w)) / n per row', async () => {
+    const [n, k] = [4, 5];
+    const logits = randomValues('hvp/ce/l', n * k, -2, 2);
+    const w = randomValues('hvp/ce/w', n * k);
+    const expected: number[] = [];
+    for (let r = 0; r < n; r++) {
+      const row = Array.from(logits.subarray(r * k, (r + 1) * k));
+      const max = Math.max(...row);
+      const e = row.map((v) => Math.exp(v - max));
+      const sum = e.reduce((a, b) => a + b, 0);
+      const sm = e.map((v) => v / sum);
+      const dot = sm.reduce((a, v, i) => a + v * (w[r * k + i] as number), 0);
+      sm.forEach((v, i) => expected.push((v * (w[r * k + i] as number) - v * dot) / n));
+    }
+    for (const backend of ['wasm', 'cpu'] as const) {
+      await initBackend(backend);
+      const out = tf.tidy(() => {
+        const labels = tf.tensor1d([0, 3, 1, 4], 'int32');
+        const loss = (l: tf.Tensor) => ops.softmaxCrossEntropy(l, labels);
+        return hvp(
+          loss,
+          tf.tensor2d(Float32Array.from(logits), [n, k]),
+          tf.tensor2d(Float32Array.from(w), [n, k]),
+        ).dataSync();
+      });
+      expect(Array.from(out)).toEqual(expected.map((v) => expect.closeTo(v, 6)));
+    }
+  });
+});
+
 describe('sgdUpdate', () => {
   it('computes p − lr·g for every parameter on wasm and cpu', async () => {
     const p = [Float32Array.of(1, -2, 3), Float32Array.of(0.5, 0.25, -1, 4, 2)];

@@ -13,9 +13,17 @@ import { batchNormReluGradient, batchNormReluKernels } from './batch-norm.ts';
 import { wasmConvKernels } from './conv2d.ts';
 import { wasmIdentityKernel } from './identity.ts';
 import { wasmMatMulKernels } from './matmul.ts';
-import { meanSquaredErrorGradient, meanSquaredErrorKernels } from './mean-squared-error.ts';
+import {
+  meanSquaredErrorGradGradient,
+  meanSquaredErrorGradient,
+  meanSquaredErrorKernels,
+} from './mean-squared-error.ts';
 import { sgdUpdateKernels } from './sgd.ts';
-import { softmaxCrossEntropyGradient, softmaxCrossEntropyKernels } from './softmax-cross-entropy.ts';
+import {
+  softmaxCrossEntropyGradGradient,
+  softmaxCrossEntropyGradient,
+  softmaxCrossEntropyKernels,
+} from './softmax-cross-entropy.ts';
 
 let registered = false;
 
@@ -53,4 +61,6 @@ export function registerTrainingKernels(): void {
   replaceGradient(batchNormReluGradient);
   replaceGradient(softmaxCrossEntropyGradient);
   replaceGradient(meanSquaredErrorGradient);
+  replaceGradient(meanSquaredErrorGradGradient);
+  replaceGradient(softmaxCrossEntropyGradGradient);
 }
