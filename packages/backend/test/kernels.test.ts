@@ -338,7 +338,7 @@ describe('second-order derivatives through the fused losses (Hessian-vector prod
       const sum = e.reduce((a, b) => a + b, 0);
       const sm = e.map((v) => v / sum);
       const dot = sm.reduce((a, v, i) => a + v * (w[r * k + i] as number), 0);
-      sm.forEach((v, i) => expected.push((v * (w[r * k + i] as number) - v * dot) / n));
+      expected.push(...sm.map((v, i) => (v * (w[r * k + i] as number) - v * dot) / n));
     }
     for (const backend of ['wasm', 'cpu'] as const) {
       await initBackend(backend);
