@@ -220,6 +220,17 @@ describe('batchNormRelu', () => {
     });
   }
 
+  it('refuses a second-order gradient instead of returning a wrong one', async () => {
+    await initBackend('cpu');
+    const [bias, gamma, beta] = [tf.zeros([4]), tf.ones([4]), tf.zeros([4])];
+    const w = tf.tensor2d(Float32Array.from(randomValues('second-order/w', 24)), [6, 4]);
+    const inner = (u: tf.Tensor) => tf.sum(tf.mul(ops.batchNormRelu(u, bias, gamma, beta), w));
+    const x = tf.tensor2d(Float32Array.from(randomValues('second-order/x', 24)), [6, 4]);
+    expect(() => tf.grad((z: tf.Tensor) => tf.sum(tf.grad(inner)(z)))(x)).toThrow(
+      'gradient function not found for BatchNormReluTrainingGrad',
+    );
+  });
+
   it('rejects parameters of the wrong shape', async () => {
     await initBackend('wasm');
     const x = tf.zeros([2, 4]);
