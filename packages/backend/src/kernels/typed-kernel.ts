@@ -1,4 +1,4 @@
-import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type { DataType, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { asWasmBackend, type WasmBackend } from './wasm-access.ts';
 
 export type HostArray = Float32Array | Int32Array;
@@ -125,5 +125,3 @@ export function typedKernelConfigs<A extends object>(kernel: TypedKernel<A>): Ke
     { kernelName: kernel.name, backendName: 'cpu', kernelFunc: cpuKernelFunc(kernel) },
   ];
 }
-
-export type { NamedAttrMap };

@@ -15,10 +15,6 @@ export interface SimdKernels {
   adam(p: number, g: number, v: number, mom: number, n: number, step: number, beta1: number, beta2: number,
     eps: number, pOut: number, vOut: number, mOut: number): void;
   // biome-ignore format: one parameter per wasm argument
-  im2col_t(x: number, colT: number, batch: number, inH: number, inW: number, inC: number, outH: number,
-    outW: number, fh: number, fw: number, sh: number, sw: number, dh: number, dw: number, padT: number,
-    padL: number): void;
-  // biome-ignore format: one parameter per wasm argument
   im2col(x: number, col: number, batch: number, inH: number, inW: number, inC: number, outH: number,
     outW: number, fh: number, fw: number, sh: number, sw: number, dh: number, dw: number, padT: number,
     padL: number): void;

@@ -235,95 +235,6 @@ const geometryParams = `
     (param $fh i32) (param $fw i32) (param $sh i32) (param $sw i32) (param $dh i32) (param $dw i32)
     (param $padT i32) (param $padL i32)`;
 
-const im2colTransposed = `
-  ;; colT[(kh·fw + kw)·inC + ci, p] = x[n, ih, iw, ci] for output position p = (n, oh, ow) reading input pixel
-  ;; (ih, iw) = (oh·sh − padT + kh·dh, ow·sw − padL + kw·dw), or 0 where that pixel is padding.
-  ;; Each pixel's channels are read contiguously and scattered to inC rows of colT; those rows advance together
-  ;; with p, so reads and writes both stay within a few cache lines (the other loop order thrashes the cache).
-  (func (export "im2col_t") (param $x i32) (param $colT i32) ${geometryParams}
-    (local $kh i32) (local $kw i32) (local $n i32) (local $oh i32) (local $ow i32) (local $b i32)
-    (local $ih i32) (local $iw i32) (local $dst i32) (local $src i32) (local $pixel i32) (local $rowBytes i32)
-    (local $tapBase i32) (local $v v128) (local $vecEnd i32)
-    (local.set $pixel (i32.shl ${get('inC')} (i32.const 2)))
-    (local.set $vecEnd (i32.and ${get('pixel')} (i32.const -16)))
-    ;; bytes between consecutive rows of colT (one row per patch column)
-    (local.set $rowBytes (i32.shl ${mul(mul(get('batch'), get('outH')), get('outW'))} (i32.const 2)))
-    ${loop(
-      'kh',
-      '(i32.const 0)',
-      get('fh'),
-      '(i32.const 1)',
-      loop(
-        'kw',
-        '(i32.const 0)',
-        get('fw'),
-        '(i32.const 1)',
-        `
-        (local.set $dst ${add(get('colT'), mul(mul(add(mul(get('kh'), get('fw')), get('kw')), get('inC')), get('rowBytes')))})
-        ${loop(
-          'n',
-          '(i32.const 0)',
-          get('batch'),
-          '(i32.const 1)',
-          loop(
-            'oh',
-            '(i32.const 0)',
-            get('outH'),
-            '(i32.const 1)',
-            `
-            (local.set $ih (i32.sub ${mul(get('oh'), get('sh'))} (i32.sub ${get('padT')} ${mul(get('kh'), get('dh'))})))
-            ${loop(
-              'ow',
-              '(i32.const 0)',
-              get('outW'),
-              '(i32.const 1)',
-              `
-              (local.set $iw (i32.sub ${mul(get('ow'), get('sw'))} (i32.sub ${get('padL')} ${mul(get('kw'), get('dw'))})))
-              (if (i32.and (i32.lt_u ${get('ih')} ${get('inH')}) (i32.lt_u ${get('iw')} ${get('inW')}))
-                (then
-                  (local.set $src ${add(get('x'), mul(add(mul(add(mul(get('n'), get('inH')), get('ih')), get('inW')), get('iw')), get('pixel')))})
-                  (local.set $tapBase ${get('dst')})
-                  ${loop(
-                    'b',
-                    '(i32.const 0)',
-                    get('vecEnd'),
-                    '(i32.const 16)',
-                    `
-                    (local.set $v (v128.load ${add(get('src'), get('b'))}))
-                    (f32.store ${get('tapBase')} (f32x4.extract_lane 0 ${get('v')}))
-                    (f32.store ${add(get('tapBase'), get('rowBytes'))} (f32x4.extract_lane 1 ${get('v')}))
-                    (f32.store ${add(get('tapBase'), mul(get('rowBytes'), '(i32.const 2)'))} (f32x4.extract_lane 2 ${get('v')}))
-                    (f32.store ${add(get('tapBase'), mul(get('rowBytes'), '(i32.const 3)'))} (f32x4.extract_lane 3 ${get('v')}))
-                    (local.set $tapBase ${add(get('tapBase'), mul(get('rowBytes'), '(i32.const 4)'))})`,
-                  )}
-                  ${loop(
-                    'b',
-                    get('vecEnd'),
-                    get('pixel'),
-                    '(i32.const 4)',
-                    `
-                    (f32.store ${get('tapBase')} (f32.load ${add(get('src'), get('b'))}))
-                    (local.set $tapBase ${add(get('tapBase'), get('rowBytes'))})`,
-                  )})
-                (else
-                  (local.set $tapBase ${get('dst')})
-                  ${loop(
-                    'b',
-                    '(i32.const 0)',
-                    get('pixel'),
-                    '(i32.const 4)',
-                    `
-                    (f32.store ${get('tapBase')} (f32.const 0))
-                    (local.set $tapBase ${add(get('tapBase'), get('rowBytes'))})`,
-                  )}))
-              (local.set $dst ${add(get('dst'), '(i32.const 4)')})`,
-            )}`,
-          ),
-        )}`,
-      ),
-    )})
-`;
-
 const im2col = `
   ;; col[p, (kh·fw + kw)·inC + ci] = x[n, ih, iw, ci] (0 for padding): each patch row is a run of whole pixels.
   (func (export "im2col") (param $x i32) (param $col i32) ${geometryParams}
@@ -518,7 +429,6 @@ ${gemmSource(fma)}
 ${batchNormForward}
 ${batchNormBackward}
 ${adam}
-${im2colTransposed}
 ${im2col}
 ${col2im}
 ${transpose}
