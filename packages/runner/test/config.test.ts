@@ -19,7 +19,7 @@ algorithm:
   meta_iters: 10
   meta_batch: 1
   inner_iters: 3
-  inner_batch: 10
+  inner_batch: 5
   learning_rate: 0.02
   optimizer: sgd
   train_iters: 10
@@ -137,6 +137,19 @@ runs:
       ),
     );
     expect(bad).toContainEqual(expect.stringMatching(/runs\|required field is missing/));
+  });
+
+  it('rejects a FOMAML config whose held-out tail leaves no examples for the inner steps', () => {
+    const dir = files({
+      'base.yaml': sineBase,
+      'sweep.yaml':
+        'name: t\nseeds: [0]\ninclude: [base.yaml]\nruns:\n  - algorithm: { name: fomaml, inner_batch: 10 }\n',
+    });
+    expect(problemsOf(() => planSweep(join(dir, 'sweep.yaml')))).toEqual([
+      expect.stringMatching(
+        /sweep\.yaml:5:\d+\|algorithm\.tail_batches\|fomaml holds out tail_batches × inner_batch = 10 of a training task's 10 examples, leaving none/,
+      ),
+    ]);
   });
 
   it('reports invalid YAML with its position', () => {

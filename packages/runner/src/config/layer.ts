@@ -33,7 +33,8 @@ export function readSourceFile(file: string): SourceFile {
     throw new ConfigError([{ where: display, field: '', message: `cannot read config: ${reason}` }]);
   }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  // `merge`: YAML merge keys (`<<: *anchor`) let a file reuse a mapping it defined once.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, merge: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((e) => {

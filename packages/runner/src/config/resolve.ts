@@ -141,9 +141,25 @@ export function resolveRunConfig(
       run: context.run,
     });
   }
+  if (dataset.name === 'sine' && dataset.train_shots === undefined) dataset.train_shots = dataset.shots;
+  if (algorithm.name === 'fomaml') {
+    // FOMAML's meta-gradient comes from held-out batches at the end of the inner loop; they need their own examples.
+    const examples =
+      dataset.name === 'omniglot' ? dataset.ways * dataset.train_shots : (dataset.train_shots ?? 0);
+    const heldOut = algorithm.tail_batches * algorithm.inner_batch;
+    if (heldOut >= examples) {
+      problems.push({
+        where: layer.originOf(['algorithm', 'name'], context.where),
+        field: 'algorithm.tail_batches',
+        message:
+          `fomaml holds out tail_batches × inner_batch = ${heldOut} of a training task's ${examples} examples, ` +
+          'leaving none for the inner steps; raise dataset.train_shots or lower algorithm.inner_batch/tail_batches',
+        run: context.run,
+      });
+    }
+  }
   if (problems.length > 0) return { problems };
 
-  if (dataset.name === 'sine' && dataset.train_shots === undefined) dataset.train_shots = dataset.shots;
   const config = {
     ...(top.data.name === undefined ? {} : { name: top.data.name }),
     dataset,
