@@ -139,15 +139,24 @@ runs:
     expect(bad).toContainEqual(expect.stringMatching(/runs\|required field is missing/));
   });
 
-  it('rejects a FOMAML config whose held-out tail leaves no examples for the inner steps', () => {
+  it('rejects (FO)MAML configs whose held-out batches leave no examples for the inner steps', () => {
     const dir = files({
       'base.yaml': sineBase,
-      'sweep.yaml':
-        'name: t\nseeds: [0]\ninclude: [base.yaml]\nruns:\n  - algorithm: { name: fomaml, inner_batch: 10 }\n',
+      'sweep.yaml': `name: t
+seeds: [0]
+include: [base.yaml]
+runs:
+  - algorithm: { name: fomaml, inner_batch: 10 }
+  - algorithm: { name: maml, inner_batch: 10 }
+  - algorithm: { name: maml }
+`,
     });
     expect(problemsOf(() => planSweep(join(dir, 'sweep.yaml')))).toEqual([
       expect.stringMatching(
         /sweep\.yaml:5:\d+\|algorithm\.tail_batches\|fomaml holds out tail_batches × inner_batch = 10 of a training task's 10 examples, leaving none/,
+      ),
+      expect.stringMatching(
+        /sweep\.yaml:6:\d+\|algorithm\.inner_batch\|maml holds out one inner batch = 10 of a training task's 10 examples/,
       ),
     ]);
   });

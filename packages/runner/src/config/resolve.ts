@@ -142,18 +142,22 @@ export function resolveRunConfig(
     });
   }
   if (dataset.name === 'sine' && dataset.train_shots === undefined) dataset.train_shots = dataset.shots;
-  if (algorithm.name === 'fomaml') {
-    // FOMAML's meta-gradient comes from held-out batches at the end of the inner loop; they need their own examples.
+  if (algorithm.name === 'fomaml' || algorithm.name === 'maml') {
+    // (FO)MAML's meta-gradient comes from held-out batches at the end of the inner loop (one for MAML,
+    // `tail_batches` for FOMAML); they need examples of their own.
     const examples =
       dataset.name === 'omniglot' ? dataset.ways * dataset.train_shots : (dataset.train_shots ?? 0);
-    const heldOut = algorithm.tail_batches * algorithm.inner_batch;
+    const tail = algorithm.name === 'fomaml' ? algorithm.tail_batches : 1;
+    const heldOut = tail * algorithm.inner_batch;
     if (heldOut >= examples) {
+      const what = algorithm.name === 'fomaml' ? 'tail_batches × inner_batch' : 'one inner batch';
       problems.push({
         where: layer.originOf(['algorithm', 'name'], context.where),
-        field: 'algorithm.tail_batches',
+        field: algorithm.name === 'fomaml' ? 'algorithm.tail_batches' : 'algorithm.inner_batch',
         message:
-          `fomaml holds out tail_batches × inner_batch = ${heldOut} of a training task's ${examples} examples, ` +
-          'leaving none for the inner steps; raise dataset.train_shots or lower algorithm.inner_batch/tail_batches',
+          `${algorithm.name} holds out ${what} = ${heldOut} of a training task's ${examples} examples, ` +
+          'leaving none for the inner steps; raise dataset.train_shots or lower algorithm.inner_batch' +
+          (algorithm.name === 'fomaml' ? '/tail_batches' : ''),
         run: context.run,
       });
     }
