@@ -44,14 +44,20 @@ export interface SweepResult {
   failed: RunOutcome[];
 }
 
-/** Runs the sweeps (resuming earlier work) and writes each sweep's reports from the run store. */
-export async function sweepAndReport(plans: SweepPlan[], options: SweepOptions): Promise<SweepResult> {
+/**
+ * Runs the sweeps (resuming earlier work) and writes each sweep's reports from the run store, unless
+ * `writeReportFiles` is false.
+ */
+export async function sweepAndReport(
+  plans: SweepPlan[],
+  options: SweepOptions & { writeReportFiles?: boolean },
+): Promise<SweepResult> {
   // Loaded here rather than at the top: the scheduler pulls in the training stack, which `--help`, `--dry-run`
   // and `report` do not need.
   const { runSweeps } = await import('./scheduler.ts');
   const outcomes = await runSweeps(plans, options);
   const reports: WrittenReport[] = [];
-  for (const plan of plans) {
+  for (const plan of options.writeReportFiles === false ? [] : plans) {
     const scope = plan.reportScope;
     const runs =
       scope === 'stored'

@@ -34,6 +34,8 @@ export async function checkCommand(command: Command, opts: CheckOptions): Promis
     out: opts.out,
     workers: opts.workers,
     progress: createProgress(opts.progress),
+    // The suite's reports describe the baseline: they are rewritten with it, not by every check.
+    writeReportFiles: opts.updateBaseline === true,
   });
   process.stderr.write(`${summaryText(result)}\n`);
   if (result.failed.length > 0) {
