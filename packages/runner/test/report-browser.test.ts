@@ -102,7 +102,7 @@ describe('report.html in headless Chromium', () => {
         expect(chart.points).toBe(chart.setting === 'omniglot-5w1s' ? 4 : 2);
       }
     }
-    expect(charts[0]?.text).toContain('meta-iteration');
+    expect(charts[0]?.text).toContain('training examples processed');
     expect(charts[1]?.text).toContain('training time (s)');
     expect(requests).toEqual([]);
     await page.close();

@@ -5,6 +5,7 @@ import { openRunStore } from '@reptile-bench/tracking';
 import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { poolMeanWithCi, summarizeConfigs } from '../src/report/aggregate.ts';
+import { learningCurves } from '../src/report/charts.ts';
 import { resultsColumns, summaryColumns } from '../src/report/tables.ts';
 import { writeReports } from '../src/report/write.ts';
 import { type Fixture, writeFixtureStore } from './fixtures.ts';
@@ -103,6 +104,25 @@ describe('reports from a fixture run store', () => {
     expect(md).toMatch(
       /\| fixture-[0-9a-f]{12}-s2 \| sine\/reptile \| 2 \| FAILED \| Error: fixture failure \|/,
     );
+  });
+
+  it('averages learning curves over seeds, on an axis of training examples processed', async () => {
+    const summaries = summarizeConfigs(await openRunStore(fixture.dir).listRuns({ sweep: 'fixture' }));
+    const curves = learningCurves(summaries);
+    const reptile = curves.filter((p) => p.config === 'omniglot-5w1s/reptile');
+    // every 25 of 100 meta-iterations; 5 tasks × 5 inner steps × 10 examples = 250 examples per iteration
+    expect(reptile.map((p) => [p.iteration, p.examples])).toEqual([
+      [25, 6250],
+      [50, 12500],
+      [75, 18750],
+      [100, 25000],
+    ]);
+    // fixture curve: accuracy 0.2 + 0.7 · progress, the same for every seed; seconds = 0.5 · step
+    expect(reptile.map((p) => p.value)).toEqual(
+      [0.375, 0.55, 0.725, 0.9].map((v) => expect.closeTo(v * 100, 10)),
+    );
+    expect(reptile.map((p) => p.seconds)).toEqual([12.5, 25, 37.5, 50]);
+    expect(curves.some((p) => p.config === 'omniglot-5w1s/sgd-scratch')).toBe(false);
   });
 
   it('writes a self-contained report.html with the tables and SVG charts', () => {

@@ -1,5 +1,6 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import type { RunConfig } from '../config/schema.ts';
 import { validationKey, validationSecondsKey } from '../records.ts';
 import { type ConfigSummary, displayValue } from './aggregate.ts';
 import { metricLabel } from './format.ts';
@@ -14,8 +15,18 @@ export interface Chart {
 interface CurvePoint {
   config: string;
   iteration: number;
+  /** Training examples processed by this iteration: a common x axis for meta-learners and joint training. */
+  examples: number;
   seconds: number;
   value: number;
+}
+
+/** Examples one training iteration processes: a meta-batch of inner loops, or one joint-training batch. */
+export function examplesPerIteration(config: RunConfig): number {
+  const a = config.algorithm;
+  if ('meta_iters' in a) return a.meta_batch * a.inner_iters * a.inner_batch;
+  if ('train_iters' in a) return a.train_batch;
+  return 0;
 }
 
 /** Each configuration's validation curve, averaged over its seeds at each logged meta-iteration. */
@@ -38,6 +49,7 @@ export function learningCurves(summaries: ConfigSummary[]): CurvePoint[] {
       points.push({
         config: s.name,
         iteration,
+        examples: iteration * examplesPerIteration(s.config),
         seconds: e.seconds.length > 0 ? mean(e.seconds) : Number.NaN,
         value: displayValue(s.metric, mean(e.value)),
       });
@@ -58,7 +70,7 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 
 const width = 560;
 const height = 260;
-const legend = { orient: 'bottom', columns: 2, labelLimit: 320, title: null } as const;
+const legend = { orient: 'bottom', columns: 2, labelLimit: 360, title: null } as const;
 
 /** Learning curves, accuracy against training time, and final results with CIs: one set per setting. */
 export async function settingCharts(summaries: ConfigSummary[]): Promise<Chart[]> {
@@ -82,7 +94,7 @@ export async function settingCharts(summaries: ConfigSummary[]): Promise<Chart[]
           data: { values: curves },
           mark: { type: 'line', point: true },
           encoding: {
-            x: { field: 'iteration', type: 'quantitative', title: 'meta-iteration' },
+            x: { field: 'examples', type: 'quantitative', title: 'training examples processed' },
             y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false } },
             color: { field: 'config', type: 'nominal', legend },
           },
@@ -151,7 +163,11 @@ export async function settingCharts(summaries: ConfigSummary[]): Promise<Chart[]
           encoding: {
             y: { field: 'config', type: 'nominal', title: null, axis: { labelLimit: 260 } },
             yOffset: { field: 'mode' },
-            color: { field: 'mode', type: 'nominal', legend: { orient: 'bottom', title: null } },
+            color: {
+              field: 'mode',
+              type: 'nominal',
+              legend: { orient: 'bottom', title: null, labelLimit: 240 },
+            },
           },
           layer: [
             {
