@@ -1,13 +1,25 @@
 import { existsSync } from 'node:fs';
 import { openRunStore } from '@reptile-bench/tracking';
 import { planSweep } from '../config/sweep.ts';
-import { storedRunsOf } from '../flow.ts';
+import { storedRunsOf, suiteFile } from '../flow.ts';
 import type { StoredRun } from '../records.ts';
 import { writeReports } from '../report/write.ts';
 
+/** The sweep file a sweep name stands for (experiments/<name>.yaml declaring that name), if there is one. */
+function sweepFileNamed(name: string): string | undefined {
+  const file = suiteFile(name);
+  if (!existsSync(file)) return undefined;
+  try {
+    return planSweep(file).name === name ? file : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Regenerates reports from the run store without training. A target that is a sweep file reports the runs that
- * file plans now; a sweep name reports every stored run of that sweep; no target reports every stored sweep.
+ * Regenerates reports from the run store without training. A sweep file (or a name with a file in
+ * experiments/) reports the runs that file plans now, so configurations it no longer has stay out; a name
+ * without a file reports every stored run of that sweep; no target reports every stored sweep.
  */
 export async function regenerateReports(targets: string[], out: string): Promise<string[]> {
   const store = openRunStore(out);
@@ -19,8 +31,9 @@ export async function regenerateReports(targets: string[], out: string): Promise
     targets = names;
   }
   for (const target of targets) {
-    if (existsSync(target)) {
-      const plan = planSweep(target);
+    const file = existsSync(target) ? target : sweepFileNamed(target);
+    if (file) {
+      const plan = planSweep(file);
       jobs.push({ sweep: plan, runs: await storedRunsOf(out, plan) });
     } else {
       jobs.push({ sweep: { name: target }, runs: await store.listRuns({ sweep: target }) });
