@@ -9,7 +9,6 @@ import {
   type ReptileOptions,
   taskRng,
 } from '@reptile-bench/reptile';
-import { installSecondOrderTanhGradient } from './second-order.ts';
 import { applyMeanUpdate, tailedTaskBatches } from './tail.ts';
 
 /**
@@ -39,7 +38,6 @@ export function mamlGradient(
 ): { gradient: tf.Tensor[]; loss: number; innerLosses: number[] } {
   if (batches.length === 0) throw new RangeError('mamlGradient: needs at least the held-out batch');
   checkSecondOrderModel(model, 'mamlGradient');
-  installSecondOrderTanhGradient();
   const tensors = batches.map((b) => batchTensors(b));
   const innerLosses: number[] = [];
   try {

@@ -1,6 +1,7 @@
 import { initBackend, tf } from '@reptile-bench/backend';
 import { createRng } from '@reptile-bench/core';
 import { fewShotSampler, sineSampler } from '@reptile-bench/datasets';
+import { type LineTask, lineInputs, lineSampler, prototypeClasses } from '@reptile-bench/datasets/synthetic';
 import { evaluate, type MetaTrainContext } from '@reptile-bench/evaluation';
 import { createConv4, createMlp } from '@reptile-bench/models';
 import { metaStepAt, type ReptileOptions } from '@reptile-bench/reptile';
@@ -14,8 +15,6 @@ import {
   sgdPretrain,
   splitTail,
 } from '../src/index.ts';
-import { type LineTask, lineInputs, lineSampler } from './lines.ts';
-import { prototypeClasses } from './prototypes.ts';
 
 beforeAll(async () => {
   await initBackend('cpu');

@@ -1,6 +1,7 @@
 import { initBackend, tf } from '@reptile-bench/backend';
 import { createRng } from '@reptile-bench/core';
 import { fewShotSampler, sineSampler } from '@reptile-bench/datasets';
+import { prototypeClasses } from '@reptile-bench/datasets/synthetic';
 import { createConv4, createMlp, toTensors } from '@reptile-bench/models';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -11,7 +12,6 @@ import {
   predictTransductive,
   scoreEpisode,
 } from '../src/index.ts';
-import { prototypeClasses } from './helpers.ts';
 
 beforeAll(async () => {
   await initBackend('cpu');

@@ -1,11 +1,12 @@
 import { initBackend, tf } from '@reptile-bench/backend';
 import { createRng } from '@reptile-bench/core';
 import { sineSampler } from '@reptile-bench/datasets';
+import { type LineTask, lineSampler } from '@reptile-bench/datasets/synthetic';
 import type { MetaTrainContext } from '@reptile-bench/evaluation';
 import { adam, createMlp, type Optimizer, toArrays, toTensors, trainStep } from '@reptile-bench/models';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { metaStepAt, type ReptileOptions, reptile } from '../src/index.ts';
-import { type LineTask, lineSampler, sgdStepByHand } from './helpers.ts';
+import { sgdStepByHand } from './helpers.ts';
 
 beforeAll(async () => {
   await initBackend('cpu');

@@ -1,29 +1,18 @@
 import type { MeanWithCi } from '@reptile-bench/core';
+import type { RunMeta, RunRecord } from '@reptile-bench/tracking';
 import type { RunConfig } from './config/schema.ts';
 
 /**
- * The parts of a stored run that the reports and the check read. It is the tracking package's RunRecord seen
- * through the runner's eyes: `meta.config` is the resolved RunConfig and `summary` uses the keys below.
+ * The parts of a stored run that the reports and the check read: the tracking package's RunRecord without the
+ * fields they ignore (fixtures can then be written in full), `meta.config` being the resolved RunConfig and
+ * `summary` using the keys below.
  */
-export interface StoredRun {
-  meta: {
-    runId: string;
-    sweep: string;
-    name: string;
-    configHash: string;
-    seed: number;
-    commit: string;
-    backend: { name: string; version: string; threads: number };
-    dataChecksum: string;
-    config: unknown;
-  };
-  status: 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED';
-  startTime: number;
-  endTime?: number;
-  error?: string;
-  summary: Record<string, number>;
-  metrics: Record<string, Array<{ step: number; value: number; timestamp: number }>>;
-}
+export type StoredRun = Pick<
+  RunRecord,
+  'status' | 'startTime' | 'endTime' | 'error' | 'summary' | 'metrics'
+> & {
+  meta: Omit<RunMeta, 'params' | 'tags'>;
+};
 
 export type MetricKind = 'accuracy' | 'mse';
 /** Evaluation modes as they appear in metric keys and table columns. */

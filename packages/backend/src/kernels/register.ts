@@ -24,6 +24,7 @@ import {
   softmaxCrossEntropyGradient,
   softmaxCrossEntropyKernels,
 } from './softmax-cross-entropy.ts';
+import { tanhGradient } from './tanh.ts';
 
 let registered = false;
 
@@ -41,7 +42,8 @@ function replaceGradient(config: GradConfig): void {
 
 /**
  * Registers the project's training kernels: the conv gradients for wasm (missing or slow there) and the fused
- * batch norm, cross-entropy and Adam kernels for wasm and cpu, with their gradients. Safe to call repeatedly.
+ * batch norm, cross-entropy and Adam kernels for wasm and cpu, with their gradients, and a Tanh gradient
+ * that can be differentiated again (tanh.ts). Safe to call repeatedly.
  */
 export function registerTrainingKernels(): void {
   if (registered) return;
@@ -63,4 +65,5 @@ export function registerTrainingKernels(): void {
   replaceGradient(meanSquaredErrorGradient);
   replaceGradient(meanSquaredErrorGradGradient);
   replaceGradient(softmaxCrossEntropyGradGradient);
+  replaceGradient(tanhGradient);
 }
