@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { encode } from 'fast-png';
 import { zipSync } from 'fflate';
 
+/** Entry time of fixture zips: the same files must give the same archive bytes. */
+export const fixtureTime = new Date('2020-01-01T00:00:00Z');
+
 /** A 1-bit PNG like Omniglot's: `ink(row, col)` true where there is ink (black, 0); white paper elsewhere. */
 export function omniglotPng(size: number, ink: (row: number, col: number) => boolean): Uint8Array {
   const rowBytes = Math.ceil(size / 8);
@@ -53,7 +56,7 @@ export function omniglotArchives(
         }
       }
     }
-    return zipSync(files, { level: 6 });
+    return zipSync(files, { level: 6, mtime: fixtureTime });
   };
   return { 'images_background.zip': build('background'), 'images_evaluation.zip': build('evaluation') };
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createRng } from '@reptile-bench/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fewShotSampler, loadOmniglot, type Omniglot, splitOmniglot } from '../src/index.ts';
-import { fixtureInk, omniglotArchives, SMALL_SPEC, writeArchives } from './fixtures.ts';
+import { fixtureInk, fixtureTime, omniglotArchives, SMALL_SPEC, writeArchives } from './fixtures.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'omniglot-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -144,7 +144,10 @@ describe('Omniglot archives in the official layout', () => {
     png[png.length - 20]! ^= 0x55;
     const dir = fresh('damaged');
     const cacheDir = fresh('cache');
-    writeArchives(dir, { ...good, 'images_evaluation.zip': zipSync(files, { level: 0 }) });
+    writeArchives(dir, {
+      ...good,
+      'images_evaluation.zip': zipSync(files, { level: 0, mtime: fixtureTime }),
+    });
     await expect(loadOmniglot({ dir, cacheDir, progress: false })).rejects.toThrow(
       /images_evaluation\/Gamma\/character02\/0007_02\.png: not a readable PNG/,
     );
