@@ -1,65 +1,12 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openRunStore, type RunRecord } from '@reptile-bench/tracking';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { planSweep } from '../src/config/sweep.ts';
-
-const bin = fileURLToPath(new URL('../bin/reptile-bench.mjs', import.meta.url));
-
-/** Tiny sine-wave runs: a few meta-iterations and episodes, enough to exercise every stage for real. */
-function tinySweep(dir: string, name: string, algorithms: string[]): string {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    `name: ${name}
-seeds: [0]
-defaults:
-  backend: cpu
-  dataset: { name: sine, shots: 5, train_shots: 10, query_shots: 10 }
-  model: { name: mlp, hidden: [16, 16] }
-  algorithm: { meta_iters: 6, meta_batch: 1, inner_iters: 2, inner_batch: 5, learning_rate: 0.02, optimizer: sgd, train_iters: 6, train_batch: 10 }
-  eval: { episodes: 6, eval_iters: 4, eval_batch: 5, optimizer: sgd, learning_rate: 0.02, every: 3, val_episodes: 2 }
-runs:
-  - grid:
-      algorithm.name: [${algorithms.join(', ')}]
-`,
-  );
-  return file;
-}
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-function lastJson(stdout: string): {
-  ok: boolean;
-  counts: Record<string, number>;
-  runs: Array<{
-    id: string;
-    config_hash: string;
-    status: string;
-    reused: boolean;
-    metrics: Record<string, number>;
-    error?: string;
-  }>;
-} {
-  const lines = stdout.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1] as string);
-}
+import { bin, cli, lastJson, tinySweep } from './cli-helpers.ts';
 
 async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const end = Date.now() + timeoutMs;

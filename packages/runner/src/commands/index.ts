@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { register as check } from './check.ts';
 import { register as data } from './data.ts';
+import { register as evaluate } from './evaluate.ts';
 import { register as report } from './report.ts';
 import { register as run } from './run.ts';
 import { register as sweep } from './sweep.ts';
@@ -11,7 +12,16 @@ import { register as throughput } from './throughput.ts';
  * Every subcommand is a module in this folder exporting `register(program)`; list it here.
  * Keeping one line per command means packages can add their commands without touching each other's code.
  */
-const commands: Array<(program: Command) => void> = [sweep, run, report, check, sync, data, throughput];
+const commands: Array<(program: Command) => void> = [
+  sweep,
+  run,
+  report,
+  evaluate,
+  check,
+  sync,
+  data,
+  throughput,
+];
 
 export function registerCommands(program: Command): void {
   for (const register of commands) register(program);

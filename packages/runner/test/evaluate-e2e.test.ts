@@ -1,0 +1,98 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openRunStore } from '@reptile-bench/tracking';
+import { describe, expect, it } from 'vitest';
+import { cli, lastJson, tinySweep } from './cli-helpers.ts';
+
+interface EvaluateJson {
+  run_id: string;
+  episodes: number;
+  eval_seed: number | null;
+  same_data: boolean;
+  results: Record<
+    string,
+    { mean: number; ci95: number; n: number; recorded?: { mean: number; n: number }; per_episode: number[] }
+  >;
+}
+
+describe('reptile-bench evaluate, on runs of a real sweep', () => {
+  it("reproduces a run's recorded numbers from its exported model, evaluates more or other episodes, and refuses what it cannot evaluate", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runner-evaluate-'));
+    const out = join(dir, 'results');
+    const swept = await cli([
+      'sweep',
+      tinySweep(dir, 'tiny', ['reptile', 'sgd-scratch']),
+      '--out',
+      out,
+      '--json',
+    ]);
+    expect(swept.code, swept.stderr).toBe(0);
+    const runs = lastJson(swept.stdout).runs;
+    const reptileRun = runs.find((r) => r.metrics.meta_iters_per_s !== undefined);
+    const scratchRun = runs.find((r) => r !== reptileRun);
+    if (reptileRun === undefined || scratchRun === undefined) throw new Error('the sweep lacks a run');
+
+    // By run id, on the run's own episodes: exactly the recorded numbers.
+    const same = await cli(['evaluate', reptileRun.id, '--out', out, '--json']);
+    expect(same.code, same.stderr).toBe(0);
+    const sameJson = JSON.parse(same.stdout) as EvaluateJson;
+    expect(sameJson.same_data).toBe(true);
+    expect(sameJson.results.nontransductive?.mean).toBe(reptileRun.metrics.mse_nontransductive);
+    expect(sameJson.results.transductive?.mean).toBe(reptileRun.metrics.mse_transductive);
+    expect(sameJson.results.transductive?.recorded?.mean).toBe(reptileRun.metrics.mse_transductive);
+
+    // By model file, more episodes: the first six are the run's, score for score (the run stored them).
+    const modelFile = openRunStore(out).artifactPath(reptileRun.id, 'model.json');
+    const more = await cli([
+      'evaluate',
+      modelFile,
+      '--out',
+      out,
+      '--episodes',
+      '12',
+      '--modes',
+      'transductive',
+      '--json',
+    ]);
+    expect(more.code, more.stderr).toBe(0);
+    const moreJson = JSON.parse(more.stdout) as EvaluateJson;
+    expect(moreJson.results.transductive?.n).toBe(12);
+    expect(moreJson.results.nontransductive).toBeUndefined();
+    const stored = JSON.parse(
+      readFileSync(openRunStore(out).artifactPath(reptileRun.id, 'test-episodes.json'), 'utf8'),
+    ) as { transductive: number[] };
+    expect(moreJson.results.transductive?.per_episode.slice(0, 6)).toEqual(stored.transductive);
+    expect(moreJson.results.transductive?.per_episode.slice(6)).not.toEqual(stored.transductive);
+
+    // Other episodes: other numbers.
+    const other = await cli(['evaluate', reptileRun.id, '--out', out, '--eval-seed', '5', '--json']);
+    expect(other.code, other.stderr).toBe(0);
+    const otherJson = JSON.parse(other.stdout) as EvaluateJson;
+    expect(otherJson.eval_seed).toBe(5);
+    expect(otherJson.results.transductive?.mean).not.toBe(reptileRun.metrics.mse_transductive);
+
+    // The readable table names both numbers.
+    const table = await cli(['evaluate', reptileRun.id, '--out', out]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(
+      /\| transductive \| \d+\.\d\d ± \d+\.\d\d \(n=6\) \| \d+\.\d\d ± \d+\.\d\d \(n=6\) \|/,
+    );
+
+    // What it cannot evaluate: a learner with no initialisation, an unknown run, a damaged file.
+    const scratch = await cli(['evaluate', scratchRun.id, '--out', out]);
+    expect(scratch.code).not.toBe(0);
+    expect(scratch.stderr).toContain('learns no initialisation');
+    const unknown = await cli(['evaluate', 'tiny-000000000000-s0', '--out', out]);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('is not in the run store');
+    const damaged = join(dir, 'damaged.json');
+    writeFileSync(damaged, readFileSync(modelFile, 'utf8').replace(/"data":"[A-Za-z0-9+/]/, '"data":"A'));
+    const bad = await cli(['evaluate', damaged, '--out', out]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain(damaged);
+    const badOption = await cli(['evaluate', reptileRun.id, '--modes', 'inductive']);
+    expect(badOption.code).not.toBe(0);
+    expect(badOption.stderr).toContain('--modes takes non-transductive and/or transductive, got "inductive"');
+  }, 120_000);
+});
