@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BackendInfo, initBackend } from '@reptile-bench/backend';
 import { fomaml, maml, sgdFromScratch, sgdPretrain } from '@reptile-bench/baselines';
-import { createRng } from '@reptile-bench/core';
+import { createRng, type Rng } from '@reptile-bench/core';
 import {
   type ClassSet,
   dataChecksum,
@@ -101,6 +101,11 @@ export function createLearner(a: AlgorithmConfig): Learner {
       return maml(options);
     }
   }
+}
+
+/** The stream a run's final test episodes are drawn from; `reptile-bench evaluate` redraws them from it. */
+export function testEpisodeRng(seed: number): Rng {
+  return createRng(seed).derive('test');
 }
 
 export function evaluationOptions(
@@ -290,7 +295,7 @@ async function trainAndEvaluate(
       onProgress: (done, total) => progress({ phase: 'eval', done, total }),
       ...(options.signal ? { signal: options.signal } : {}),
     },
-    rng.derive('test'),
+    testEpisodeRng(seed),
   );
   const evalSeconds = (performance.now() - evalStart) / 1000;
   progress({ phase: 'eval', done: config.eval.episodes, total: config.eval.episodes });

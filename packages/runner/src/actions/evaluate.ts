@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initBackend } from '@reptile-bench/backend';
-import { createRng, type MeanWithCi } from '@reptile-bench/core';
+import type { MeanWithCi } from '@reptile-bench/core';
 import { evaluate } from '@reptile-bench/evaluation';
 import { loadModel } from '@reptile-bench/models';
 import { openRunStore } from '@reptile-bench/tracking';
 import type { EvalMode, RunConfig } from '../config/schema.ts';
-import { evaluationOptions, prepareData } from '../execute.ts';
+import { evaluationOptions, prepareData, testEpisodeRng } from '../execute.ts';
 import { metricKindOf, modeKeyOf, summaryKey } from '../records.ts';
 
 export interface EvaluateCommandOptions {
@@ -70,11 +70,8 @@ export async function evaluateCommand(target: string, opts: EvaluateCommandOptio
     );
   const episodes = opts.episodes ?? config.eval.episodes;
   const modes = opts.modes ?? config.eval.modes;
-  // The run drew its test episodes from createRng(seed).derive('test'); the same stream reproduces them.
-  const rng =
-    opts.evalSeed === undefined
-      ? createRng(run.meta.seed).derive('test')
-      : createRng(opts.evalSeed).derive('test');
+  // The run's own test stream reproduces its episodes; another seed draws others.
+  const rng = testEpisodeRng(opts.evalSeed ?? run.meta.seed);
   const result = await evaluate(
     loaded.model,
     loaded.params,
