@@ -115,6 +115,8 @@ describe('matMul and fused matMul (BatchMatMul, _FusedMatMul)', () => {
     ['both transposed', [1, 9, 6], [1, 11, 9], true, true],
     ['batched', [3, 7, 4], [3, 4, 9], false, false],
     ['batched, A transposed', [2, 5, 6], [2, 5, 3], true, false],
+    // the transposed-A product walks K in chunks of 32 rows: two full chunks and a partial one
+    ['transposeA over several K chunks', [1, 75, 13], [1, 75, 9], true, false],
   ];
   for (const [label, aShape, bShape, transposeA, transposeB] of cases) {
     it(label, async () => {
@@ -178,6 +180,31 @@ describe('matMul and fused matMul (BatchMatMul, _FusedMatMul)', () => {
       });
     });
   }
+
+  it('fused with bias and relu, A transposed, K over several chunks', async () => {
+    await checkOp({
+      name: 'fused matMul transposeA relu',
+      inputs: [
+        { shape: [70, 10], values: randomValues('fused-tn/a', 700) },
+        { shape: [70, 9], values: randomValues('fused-tn/b', 630) },
+        { shape: [9], values: randomValues('fused-tn/bias', 9) },
+      ],
+      reference: ([a, b, bias]) =>
+        matMul64(a as Float64Array, [1, 70, 10], b as Float64Array, [1, 70, 9], {
+          transposeA: true,
+          bias: bias as Float64Array,
+          activation: (v: number) => Math.max(0, v),
+        }),
+      run: ([a, b, bias]) =>
+        tf.fused.matMul({
+          a: a as tf.Tensor2D,
+          b: b as tf.Tensor2D,
+          transposeA: true,
+          bias,
+          activation: 'relu',
+        }),
+    });
+  });
 });
 
 describe('batchNormRelu', () => {
