@@ -36,6 +36,23 @@ describe('conv2d and its gradients (Conv2D, Conv2DBackpropFilter, Conv2DBackprop
       'mixed strides',
       { xShape: [1, 9, 7, 4], filterShape: [3, 2, 4, 12], strides: [2, 1], dilations: [1, 1], pad: 'same' },
     ],
+    // whole SIMD blocks of input channels, positions not a multiple of the GEMM's 4-row block, and Conv4's sizes
+    [
+      'stride 2 same, odd, 8 input channels',
+      { xShape: [3, 5, 5, 8], filterShape: [3, 3, 8, 8], strides: [2, 2], dilations: [1, 1], pad: 'same' },
+    ],
+    [
+      'stride 1 valid, 16 input channels',
+      { xShape: [2, 6, 5, 16], filterShape: [2, 3, 16, 4], strides: [1, 1], dilations: [1, 1], pad: 'valid' },
+    ],
+    [
+      'mixed strides, 8 input channels',
+      { xShape: [1, 9, 7, 8], filterShape: [3, 2, 8, 12], strides: [2, 1], dilations: [1, 1], pad: 'same' },
+    ],
+    [
+      'stride 2 same, even, like Conv4 layer 3',
+      { xShape: [2, 7, 7, 64], filterShape: [3, 3, 64, 64], strides: [2, 2], dilations: [1, 1], pad: 'same' },
+    ],
   ];
   for (const [label, spec] of cases) {
     it(label, async () => {
