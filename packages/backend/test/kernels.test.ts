@@ -318,13 +318,20 @@ describe('adamUpdate', () => {
       const options = { stepSize: 0.01, beta1, beta2: 0.999, epsilon: 1e-8 };
       for (const backend of ['wasm', 'cpu'] as const) {
         await initBackend(backend);
+        // the moments are one flat tensor, parameter after parameter; split back for the comparison
+        const flat = (arrays: Float32Array[]) =>
+          tf.tensor1d(Float32Array.from(arrays.flatMap((a) => [...a])));
+        const split = (values: Float32Array) => {
+          let offset = 0;
+          return p.map((pi) => values.slice(offset, (offset += pi.length)));
+        };
         const out = tf.tidy(() => {
           const t = (arrays: Float32Array[]) => arrays.map((a, i) => tf.tensor(a, shapes[i]));
-          const r = ops.adamUpdate(t(p), t(g), t(v), beta1 > 0 ? t(m) : undefined, options);
+          const r = ops.adamUpdate(t(p), t(g), flat(v), beta1 > 0 ? flat(m) : undefined, options);
           return {
             p: r.params.map((x) => x.dataSync()),
-            v: r.v.map((x) => x.dataSync()),
-            m: r.m?.map((x) => x.dataSync()),
+            v: split(r.v.dataSync() as Float32Array),
+            m: r.m && split(r.m.dataSync() as Float32Array),
           };
         });
         p.forEach((pi, i) => {
@@ -343,6 +350,51 @@ describe('adamUpdate', () => {
       }
     });
   }
+});
+
+describe('adamUpdate without its kernel (the tensorflow backend) and with bad moments', () => {
+  it("the composite of tfjs ops gives the kernel's result", async () => {
+    await initBackend('cpu');
+    const rng = createRng('adam/composite');
+    const shapes = [[5], [2, 3]];
+    const draw = (n: number, lo: number, hi: number) =>
+      Float32Array.from({ length: n }, () => rng.uniform(lo, hi));
+    const p = shapes.map((s) => draw(sizeOf(s), -1, 1));
+    const g = shapes.map((s) => draw(sizeOf(s), -1, 1));
+    const v = draw(11, 0, 0.1);
+    const m = draw(11, -0.1, 0.1);
+    const run = () =>
+      tf.tidy(() => {
+        const r = ops.adamUpdate(
+          p.map((a, i) => tf.tensor(a, shapes[i])),
+          g.map((a, i) => tf.tensor(a, shapes[i])),
+          tf.tensor1d(v),
+          tf.tensor1d(m),
+          { stepSize: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+        );
+        return [...r.params, r.v, r.m as tf.Tensor].map((t) => Array.from(t.dataSync()));
+      });
+    const withKernel = run();
+    const config = tf.getKernel('AdamUpdateMany', 'cpu') as tf.KernelConfig;
+    tf.unregisterKernel('AdamUpdateMany', 'cpu');
+    try {
+      const composite = run();
+      composite.forEach((values, i) =>
+        values.forEach((x, k) => expect(x).toBeCloseTo(withKernel[i]?.[k] as number, 6)),
+      );
+    } finally {
+      tf.registerKernel(config);
+    }
+  });
+
+  it('names the moment tensor whose size does not match the parameters', async () => {
+    await initBackend('cpu');
+    const p = [tf.zeros([3]), tf.zeros([2, 2])];
+    expect(() =>
+      ops.adamUpdate(p, p, tf.zeros([6]), undefined, { stepSize: 0.1, beta1: 0, beta2: 0.9, epsilon: 1e-8 }),
+    ).toThrow('adamUpdate: v must be flat with one entry per parameter element ([7]), got [6]');
+    tf.dispose(p);
+  });
 });
 
 describe('meanSquaredError', () => {

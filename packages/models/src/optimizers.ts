@@ -68,13 +68,16 @@ export function adam(options: AdamOptions): Optimizer {
   if (!(epsilon > 0)) throw new Error(`adam: epsilon must be positive, got ${epsilon}`);
 
   let t = 0;
-  let m: tf.Tensor[] | undefined;
-  let v: tf.Tensor[] = [];
+  // Moments of all parameters, flat (see ops.adamUpdate); undefined until the first step.
+  let m: tf.Tensor | undefined;
+  let v: tf.Tensor | undefined;
+  let shapes: number[][] = [];
   const disposeState = () => {
-    if (m) tf.dispose(m);
-    tf.dispose(v);
+    m?.dispose();
+    v?.dispose();
     m = undefined;
-    v = [];
+    v = undefined;
+    shapes = [];
     t = 0;
   };
 
@@ -82,21 +85,24 @@ export function adam(options: AdamOptions): Optimizer {
     name: 'adam',
     step(params, grads) {
       checkPairs('adam', params, grads);
+      // Other parameter shapes than the state was made for: a fresh start.
       if (
-        v.length !== params.length ||
-        v.some((s, i) => !tf.util.arraysEqual(s.shape, params[i]?.shape ?? []))
+        shapes.length !== params.length ||
+        shapes.some((s, i) => !tf.util.arraysEqual(s, params[i]?.shape ?? []))
       )
         disposeState();
-      if (v.length === 0) {
-        v = params.map((p) => tf.zerosLike(p));
+      if (v === undefined) {
+        const total = params.reduce((n, p) => n + p.size, 0);
+        shapes = params.map((p) => p.shape);
+        v = tf.zeros([total]);
         // With β1 = 0 the first moment is the gradient itself: no state to keep.
-        if (beta1 > 0) m = params.map((p) => tf.zerosLike(p));
+        if (beta1 > 0) m = tf.zeros([total]);
       }
       t += 1;
       const stepSize = (learningRate * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
       const next = ops.adamUpdate(params, grads, v, m, { stepSize, beta1, beta2, epsilon });
-      tf.dispose(v);
-      if (m) tf.dispose(m);
+      v.dispose();
+      m?.dispose();
       v = next.v;
       m = next.m;
       return next.params;

@@ -1,12 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { simdKernels } from './simd/runtime.ts';
-import { type TypedKernel, typedKernelConfigs } from './typed-kernel.ts';
+import { type TypedKernel, typedKernelConfigs, type WasmTensor } from './typed-kernel.ts';
 
 /**
  * One Adam step for a whole parameter list in a single kernel (instead of ~8 ops per tensor):
  *   m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², p ← p − stepSize · m / (√v + ε)
  * where stepSize = lr·√(1−β2ᵗ)/(1−β1ᵗ) is computed by the caller in float64. With β1 = 0 there is no m.
- * Inputs p0.., g0.., v0.. (and m0.. when β1 > 0); outputs p'0.., v'0.. (and m'0..), in that order.
+ * The moments of all parameters live in one flat tensor each (parameter after parameter, in order), so a step
+ * makes count + 1 (or + 2) tensors rather than 2·count (or 3·count): each costs tfjs bookkeeping and an allocation.
+ * Inputs p0.., g0.., v (and m when β1 > 0); outputs p'0.., v' (and m'), in that order.
  */
 export const adamUpdateName = 'AdamUpdateMany';
 
@@ -18,55 +20,57 @@ export interface AdamUpdateAttrs {
   epsilon: number;
 }
 
+const sizeOf = (shape: number[]) => shape.reduce((a, d) => a * d, 1);
+
 const kernel: TypedKernel<AdamUpdateAttrs> = {
   name: adamUpdateName,
   outputShapes: (inputs, { count, beta1 }) => {
-    const shapes: number[][] = [];
-    const groups = beta1 > 0 ? 3 : 2;
-    for (let group = 0; group < groups; group++)
-      for (let i = 0; i < count; i++) shapes.push(inputs[`p${i}`]?.shape ?? []);
+    const shapes = Array.from({ length: count }, (_, i) => inputs[`p${i}`]?.shape ?? []);
+    shapes.push(inputs.v?.shape ?? []);
+    if (beta1 > 0) shapes.push(inputs.m?.shape ?? []);
     return shapes;
   },
   wasm({ backend, inputs, outputs, attrs: { count, stepSize, beta1, beta2, epsilon } }) {
     const simd = simdKernels(backend);
-    if (simd === undefined) return false;
+    const v = inputs.v;
+    if (simd === undefined || v === undefined) return false;
+    const m = beta1 > 0 ? (inputs.m?.address ?? 0) : 0;
+    const vOut = outputs[count]?.address ?? 0;
+    const mOut = beta1 > 0 ? (outputs[count + 1]?.address ?? 0) : 0;
+    let offset = 0; // bytes into the moments
     for (let i = 0; i < count; i++) {
-      const p = inputs[`p${i}`] as { address: number; shape: number[] };
-      const size = p.shape.reduce((a, d) => a * d, 1);
-      const m = beta1 > 0 ? (inputs[`m${i}`]?.address ?? 0) : 0;
-      const mOut = beta1 > 0 ? (outputs[2 * count + i]?.address ?? 0) : 0;
+      const p = inputs[`p${i}`] as WasmTensor;
+      const size = sizeOf(p.shape);
       // biome-ignore format: one argument per kernel parameter
-      simd.adam(p.address, inputs[`g${i}`]?.address ?? 0, inputs[`v${i}`]?.address ?? 0, m, size, stepSize, beta1,
-        beta2, epsilon, outputs[i]?.address ?? 0, outputs[count + i]?.address ?? 0, mOut);
+      simd.adam(p.address, inputs[`g${i}`]?.address ?? 0, v.address + offset, m === 0 ? 0 : m + offset, size,
+        stepSize, beta1, beta2, epsilon, outputs[i]?.address ?? 0, vOut + offset, mOut === 0 ? 0 : mOut + offset);
+      offset += 4 * size;
     }
     return true;
   },
   compute(inputs, outputs, _shapes, { count, stepSize, beta1, beta2, epsilon }) {
+    const v = inputs.v as Float32Array;
+    const vOut = outputs[count] as Float32Array;
+    const m = inputs.m as Float32Array | undefined;
+    const mOut = outputs[count + 1];
+    let offset = 0;
     for (let i = 0; i < count; i++) {
       const p = inputs[`p${i}`] as Float32Array;
       const g = inputs[`g${i}`] as Float32Array;
-      const v = inputs[`v${i}`] as Float32Array;
       const pOut = outputs[i] as Float32Array;
-      const vOut = outputs[count + i] as Float32Array;
-      if (beta1 > 0) {
-        const m = inputs[`m${i}`] as Float32Array;
-        const mOut = outputs[2 * count + i] as Float32Array;
-        for (let k = 0; k < p.length; k++) {
-          const gk = g[k] as number;
-          const mk = beta1 * (m[k] as number) + (1 - beta1) * gk;
-          const vk = beta2 * (v[k] as number) + (1 - beta2) * gk * gk;
-          mOut[k] = mk;
-          vOut[k] = vk;
-          pOut[k] = (p[k] as number) - (stepSize * mk) / (Math.sqrt(vk) + epsilon);
+      for (let k = 0; k < p.length; k++) {
+        const j = offset + k;
+        const gk = g[k] as number;
+        const vk = beta2 * (v[j] as number) + (1 - beta2) * gk * gk;
+        vOut[j] = vk;
+        let step = gk;
+        if (beta1 > 0 && m !== undefined && mOut !== undefined) {
+          step = beta1 * (m[j] as number) + (1 - beta1) * gk;
+          mOut[j] = step;
         }
-      } else {
-        for (let k = 0; k < p.length; k++) {
-          const gk = g[k] as number;
-          const vk = beta2 * (v[k] as number) + (1 - beta2) * gk * gk;
-          vOut[k] = vk;
-          pOut[k] = (p[k] as number) - (stepSize * gk) / (Math.sqrt(vk) + epsilon);
-        }
+        pOut[k] = (p[k] as number) - (stepSize * step) / (Math.sqrt(vk) + epsilon);
       }
+      offset += p.length;
     }
   },
 };
@@ -77,65 +81,66 @@ export const adamUpdateKernels = typedKernelConfigs(kernel);
 function composite(
   params: tf.Tensor[],
   grads: tf.Tensor[],
-  v: tf.Tensor[],
-  m: tf.Tensor[] | undefined,
+  v: tf.Tensor,
+  m: tf.Tensor | undefined,
   a: AdamUpdateAttrs,
-): { params: tf.Tensor[]; v: tf.Tensor[]; m?: tf.Tensor[] } {
+): { params: tf.Tensor[]; v: tf.Tensor; m?: tf.Tensor } {
   return tf.tidy(() => {
-    const mNext = m?.map((mi, i) => tf.add(tf.mul(mi, a.beta1), tf.mul(grads[i] as tf.Tensor, 1 - a.beta1)));
-    const vNext = v.map((vi, i) =>
-      tf.add(tf.mul(vi, a.beta2), tf.mul(tf.square(grads[i] as tf.Tensor), 1 - a.beta2)),
+    const g = tf.concat(grads.map((gi) => tf.reshape(gi, [-1])));
+    const vNext = tf.add(tf.mul(v, a.beta2), tf.mul(tf.square(g), 1 - a.beta2));
+    const mNext = m && tf.add(tf.mul(m, a.beta1), tf.mul(g, 1 - a.beta1));
+    const steps = tf.split(
+      tf.mul(tf.div(mNext ?? g, tf.add(tf.sqrt(vNext), a.epsilon)), a.stepSize),
+      params.map((p) => p.size),
     );
-    const pNext = params.map((p, i) =>
-      tf.sub(
-        p,
-        tf.mul(
-          tf.div(mNext?.[i] ?? (grads[i] as tf.Tensor), tf.add(tf.sqrt(vNext[i] as tf.Tensor), a.epsilon)),
-          a.stepSize,
-        ),
-      ),
-    );
-    return mNext ? { params: pNext, v: vNext, m: mNext } : { params: pNext, v: vNext };
+    const next = params.map((p, i) => tf.sub(p, tf.reshape(steps[i] as tf.Tensor, p.shape)));
+    return mNext ? { params: next, v: vNext, m: mNext } : { params: next, v: vNext };
   });
 }
 
 /**
- * Applies one Adam step to every parameter; returns new tensors (nothing is disposed). `m` must be given
- * exactly when beta1 > 0.
+ * Applies one Adam step to every parameter; returns new tensors (nothing is disposed). `v` (and `m`, given exactly
+ * when beta1 > 0) hold the moments of all parameters, flat, in parameter order: start them with
+ * `tf.zeros([total size])`.
  */
 export function adamUpdate(
   params: tf.Tensor[],
   grads: tf.Tensor[],
-  v: tf.Tensor[],
-  m: tf.Tensor[] | undefined,
+  v: tf.Tensor,
+  m: tf.Tensor | undefined,
   options: Omit<AdamUpdateAttrs, 'count'>,
-): { params: tf.Tensor[]; v: tf.Tensor[]; m?: tf.Tensor[] } {
+): { params: tf.Tensor[]; v: tf.Tensor; m?: tf.Tensor } {
   const count = params.length;
   const attrs: AdamUpdateAttrs = { count, ...options };
   if (options.beta1 > 0 !== (m !== undefined)) throw new Error('adamUpdate: pass m exactly when beta1 > 0');
-  if (grads.length !== count || v.length !== count || (m && m.length !== count))
-    throw new Error(`adamUpdate: ${count} parameters need as many gradients and moments`);
-  if (tf.getKernel(adamUpdateName, tf.getBackend()) === undefined)
-    return composite(params, grads, v, m, attrs);
+  if (grads.length !== count)
+    throw new Error(`adamUpdate: ${count} parameters need as many gradients, got ${grads.length}`);
+  let total = 0;
   const inputs: Record<string, tf.Tensor> = {};
   params.forEach((p, i) => {
-    for (const [key, t] of [
-      ['g', grads[i]],
-      ['v', v[i]],
-      ['m', m?.[i]],
-    ] as const) {
-      if (t !== undefined && !tf.util.arraysEqual(t.shape, p.shape))
-        throw new Error(`adamUpdate: ${key}${i} has shape [${t.shape}], parameter ${i} has [${p.shape}]`);
-    }
+    const g = grads[i] as tf.Tensor;
+    if (!tf.util.arraysEqual(g.shape, p.shape))
+      throw new Error(`adamUpdate: g${i} has shape [${g.shape}], parameter ${i} has [${p.shape}]`);
+    total += p.size;
     inputs[`p${i}`] = p;
-    inputs[`g${i}`] = grads[i] as tf.Tensor;
-    inputs[`v${i}`] = v[i] as tf.Tensor;
-    if (m) inputs[`m${i}`] = m[i] as tf.Tensor;
+    inputs[`g${i}`] = g;
   });
-  const outs = tf.engine().runKernel(adamUpdateName, inputs, attrs as unknown as tf.NamedAttrMap) as
-    | tf.Tensor[]
-    | tf.Tensor;
-  const all = Array.isArray(outs) ? outs : [outs];
-  const result = { params: all.slice(0, count), v: all.slice(count, 2 * count) };
-  return m ? { ...result, m: all.slice(2 * count) } : result;
+  for (const [key, t] of [
+    ['v', v],
+    ['m', m],
+  ] as const) {
+    if (t !== undefined && (t.rank !== 1 || t.size !== total))
+      throw new Error(
+        `adamUpdate: ${key} must be flat with one entry per parameter element ([${total}]), got [${t.shape}]`,
+      );
+  }
+  if (tf.getKernel(adamUpdateName, tf.getBackend()) === undefined)
+    return composite(params, grads, v, m, attrs);
+  inputs.v = v;
+  if (m) inputs.m = m;
+  const outs = tf
+    .engine()
+    .runKernel(adamUpdateName, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  const result = { params: outs.slice(0, count), v: outs[count] as tf.Tensor };
+  return m ? { ...result, m: outs[count + 1] as tf.Tensor } : result;
 }

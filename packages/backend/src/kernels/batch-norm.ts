@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { simdKernels } from './simd/runtime.ts';
-import { type TypedKernel, typedKernelConfigs } from './typed-kernel.ts';
-import { allocScratch, freeScratch } from './wasm-access.ts';
+import { type SimdKernels, simdKernels } from './simd/runtime.ts';
+import { type TypedKernel, typedKernelConfigs, type WasmTensor } from './typed-kernel.ts';
+import { allocScratch, freeScratch, type Scratch, type WasmBackend } from './wasm-access.ts';
 
 /**
  * Batch norm with batch statistics, fused with the conv bias before it and the ReLU after it:
@@ -19,61 +19,114 @@ export interface BatchNormReluAttrs {
   relu: boolean;
 }
 
+/**
+ * Batch statistics of the forward passes on wasm, kept for their gradients: [mean (c), 1/√(var + ε) (c)] on the
+ * wasm heap, keyed by the output's data id (tfjs never reuses one). A second output would be simpler, but tfjs
+ * then builds a zero tensor as its gradient on every backward pass, and clones it for the tape on every forward
+ * pass: ~20 µs a layer. The gradient takes (and frees) its entry; without one it recomputes the statistics.
+ * At most `keptStatsLimit` entries stay (the oldest is freed), so inference-only use holds a few kilobytes.
+ */
+const keptStatsLimit = 32;
+const keptStats = new WeakMap<WasmBackend, Map<object, Scratch>>();
+
+function statsCache(backend: WasmBackend): Map<object, Scratch> {
+  let cache = keptStats.get(backend);
+  if (cache === undefined) {
+    cache = new Map();
+    keptStats.set(backend, cache);
+  }
+  return cache;
+}
+
+function keepStats(backend: WasmBackend, y: object, stats: Scratch): void {
+  const cache = statsCache(backend);
+  cache.set(y, stats);
+  for (const [key, entry] of cache) {
+    if (cache.size <= keptStatsLimit) break;
+    freeScratch(backend, entry);
+    cache.delete(key);
+  }
+}
+
+function takeStats(backend: WasmBackend, y: object): Scratch | undefined {
+  const cache = statsCache(backend);
+  const stats = cache.get(y);
+  cache.delete(y);
+  return stats;
+}
+
+/** Per-channel mean and 1/√(var + ε) of x [m, c], in float64 (the JavaScript path's statistics). */
+function batchStats(xs: Float32Array, c: number, epsilon: number) {
+  const m = xs.length / c;
+  const sum = new Float64Array(c);
+  for (let i = 0; i < xs.length; i += c)
+    for (let k = 0; k < c; k++) sum[k] = (sum[k] as number) + (xs[i + k] as number);
+  const mean = new Float64Array(c);
+  for (let k = 0; k < c; k++) mean[k] = (sum[k] as number) / m;
+  const sq = new Float64Array(c);
+  for (let i = 0; i < xs.length; i += c) {
+    for (let k = 0; k < c; k++) {
+      const d = (xs[i + k] as number) - (mean[k] as number);
+      sq[k] = (sq[k] as number) + d * d;
+    }
+  }
+  const invStd = new Float64Array(c);
+  for (let k = 0; k < c; k++) invStd[k] = 1 / Math.sqrt((sq[k] as number) / m + epsilon);
+  return { mean, invStd };
+}
+
+/** The SIMD path needs whole groups of 4 channels. */
+const simdChannels = (c: number) => c % 4 === 0;
+
+/** Runs bn_forward on x into y, with the statistics written to `stats` (2c floats). */
+function simdForward(
+  backend: WasmBackend,
+  x: WasmTensor,
+  gamma: WasmTensor,
+  beta: WasmTensor,
+  y: number,
+  stats: Scratch,
+  { epsilon, relu }: BatchNormReluAttrs,
+): void {
+  const simd = simdKernels(backend) as SimdKernels;
+  const c = gamma.shape[0] ?? 0;
+  const m = x.shape.reduce((p, d) => p * d, 1) / c;
+  const scratch = allocScratch(backend, 2 * c);
+  try {
+    // biome-ignore format: one argument per kernel parameter
+    simd.bn_forward(x.address, m, c, gamma.address, beta.address, epsilon, relu ? 1 : 0, y, stats.index << 2,
+      scratch.index << 2);
+  } finally {
+    freeScratch(backend, scratch);
+  }
+}
+
 const forward: TypedKernel<BatchNormReluAttrs> = {
   name: batchNormReluName,
-  wasm({ backend, inputs: { x, gamma, beta }, outputs: [y, stats], attrs: { epsilon, relu } }) {
-    const simd = simdKernels(backend);
+  wasm({ backend, inputs: { x, gamma, beta }, outputs: [y], attrs }) {
     const c = gamma?.shape[0] ?? 0;
-    if (simd === undefined || c % 4 !== 0 || !x || !gamma || !beta || !y || !stats) return false;
-    const m = x.shape.reduce((p, d) => p * d, 1) / c;
-    const scratch = allocScratch(backend, 2 * c);
+    if (simdKernels(backend) === undefined || !simdChannels(c) || !x || !gamma || !beta || !y) return false;
+    const stats = allocScratch(backend, 2 * c);
     try {
-      simd.bn_forward(
-        x.address,
-        m,
-        c,
-        gamma.address,
-        beta.address,
-        epsilon,
-        relu ? 1 : 0,
-        y.address,
-        stats.address,
-        scratch.index << 2,
-      );
-    } finally {
-      freeScratch(backend, scratch);
+      simdForward(backend, x, gamma, beta, y.address, stats, attrs);
+    } catch (error) {
+      freeScratch(backend, stats);
+      throw error;
     }
+    keepStats(backend, y.dataId, stats);
     return true;
   },
-  outputShapes: ({ x, gamma }) => [x?.shape ?? [], [2, gamma?.shape[0] ?? 0]],
+  outputShapes: ({ x }) => [x?.shape ?? []],
   // The bias is an input only for its gradient: x + bias − mean(x + bias) = x − mean(x), so it never reaches y.
-  compute({ x, gamma, beta }, [y, stats], _shapes, { epsilon, relu }) {
+  compute({ x, gamma, beta }, [y], _shapes, { epsilon, relu }) {
     const xs = x as Float32Array;
     const g = gamma as Float32Array;
     const b = beta as Float32Array;
     const out = y as Float32Array;
-    const st = stats as Float32Array;
     const c = g.length;
-    const m = xs.length / c;
-    const sum = new Float64Array(c);
-    for (let i = 0; i < xs.length; i += c)
-      for (let k = 0; k < c; k++) sum[k] = (sum[k] as number) + (xs[i + k] as number);
-    const mean = new Float64Array(c);
-    for (let k = 0; k < c; k++) mean[k] = (sum[k] as number) / m;
-    const sq = new Float64Array(c);
-    for (let i = 0; i < xs.length; i += c) {
-      for (let k = 0; k < c; k++) {
-        const d = (xs[i + k] as number) - (mean[k] as number);
-        sq[k] = (sq[k] as number) + d * d;
-      }
-    }
+    const { mean, invStd } = batchStats(xs, c, epsilon);
     const scale = new Float64Array(c);
-    for (let k = 0; k < c; k++) {
-      const invStd = 1 / Math.sqrt((sq[k] as number) / m + epsilon);
-      scale[k] = (g[k] as number) * invStd;
-      st[k] = mean[k] as number; // the mean of x; the bias only shifts it and cancels
-      st[c + k] = invStd;
-    }
+    for (let k = 0; k < c; k++) scale[k] = (g[k] as number) * (invStd[k] as number);
     for (let i = 0; i < xs.length; i += c) {
       for (let k = 0; k < c; k++) {
         const v = ((xs[i + k] as number) - (mean[k] as number)) * (scale[k] as number) + (b[k] as number);
@@ -83,24 +136,18 @@ const forward: TypedKernel<BatchNormReluAttrs> = {
   },
 };
 
-const backward: TypedKernel<{ relu: boolean }> = {
+const backward: TypedKernel<BatchNormReluAttrs> = {
   name: batchNormReluGradName,
-  wasm({
-    backend,
-    inputs: { dy, x, gamma, y, stats },
-    outputs: [dx, dbias, dgamma, dbeta],
-    attrs: { relu },
-  }) {
+  wasm({ backend, inputs: { dy, x, gamma, y }, outputs: [dx, dbias, dgamma, dbeta], attrs }) {
     const simd = simdKernels(backend);
     const c = gamma?.shape[0] ?? 0;
     if (
       simd === undefined ||
-      c % 4 !== 0 ||
+      !simdChannels(c) ||
       !dy ||
       !x ||
       !gamma ||
       !y ||
-      !stats ||
       !dx ||
       !dbias ||
       !dgamma ||
@@ -108,13 +155,20 @@ const backward: TypedKernel<{ relu: boolean }> = {
     )
       return false;
     const m = x.shape.reduce((p, d) => p * d, 1) / c;
-    const scratch = allocScratch(backend, 3 * c);
+    let stats = takeStats(backend, y.dataId);
+    const scratch = allocScratch(backend, Math.max(3 * c, stats === undefined ? m * c : 0));
     try {
+      if (stats === undefined) {
+        // Not kept (evicted, or the gradient is taken twice): the forward pass again, into scratch.
+        stats = allocScratch(backend, 2 * c);
+        simdForward(backend, x, gamma, gamma, scratch.index << 2, stats, attrs);
+      }
       // biome-ignore format: one argument per kernel parameter
-      simd.bn_backward(dy.address, x.address, y.address, m, c, gamma.address, stats.address, relu ? 1 : 0,
-        dx.address, dbias.address, dgamma.address, dbeta.address, scratch.index << 2);
+      simd.bn_backward(dy.address, x.address, y.address, m, c, gamma.address, stats.index << 2,
+        attrs.relu ? 1 : 0, dx.address, dbias.address, dgamma.address, dbeta.address, scratch.index << 2);
     } finally {
       freeScratch(backend, scratch);
+      if (stats !== undefined) freeScratch(backend, stats);
     }
     return true;
   },
@@ -122,21 +176,22 @@ const backward: TypedKernel<{ relu: boolean }> = {
     const c = gamma?.shape[0] ?? 0;
     return [x?.shape ?? [], [c], [c], [c]];
   },
-  compute({ dy, x, gamma, y, stats }, [dx, dbias, dgamma, dbeta], _shapes, { relu }) {
+  compute({ dy, x, gamma, y }, [dx, dbias, dgamma, dbeta], _shapes, { epsilon, relu }) {
     const d = dy as Float32Array;
     const xs = x as Float32Array;
     const ys = y as Float32Array;
     const g = gamma as Float32Array;
-    const st = stats as Float32Array;
     const out = dx as Float32Array;
     const c = g.length;
     const m = xs.length / c;
+    // The forward pass's statistics, recomputed the same way (the reference path keeps nothing between kernels).
+    const { mean, invStd } = batchStats(xs, c, epsilon);
     const sumDz = new Float64Array(c);
     const sumDzXhat = new Float64Array(c);
     for (let i = 0; i < xs.length; i += c) {
       for (let k = 0; k < c; k++) {
         const dz = relu && !((ys[i + k] as number) > 0) ? 0 : (d[i + k] as number);
-        const xhat = ((xs[i + k] as number) - (st[k] as number)) * (st[c + k] as number);
+        const xhat = ((xs[i + k] as number) - (mean[k] as number)) * (invStd[k] as number);
         sumDz[k] = (sumDz[k] as number) + dz;
         sumDzXhat[k] = (sumDzXhat[k] as number) + dz * xhat;
       }
@@ -145,7 +200,7 @@ const backward: TypedKernel<{ relu: boolean }> = {
     const meanDz = new Float64Array(c);
     const meanDzXhat = new Float64Array(c);
     for (let k = 0; k < c; k++) {
-      coef[k] = (g[k] as number) * (st[c + k] as number);
+      coef[k] = (g[k] as number) * (invStd[k] as number);
       meanDz[k] = (sumDz[k] as number) / m;
       meanDzXhat[k] = (sumDzXhat[k] as number) / m;
     }
@@ -153,7 +208,7 @@ const backward: TypedKernel<{ relu: boolean }> = {
     for (let i = 0; i < xs.length; i += c) {
       for (let k = 0; k < c; k++) {
         const dz = relu && !((ys[i + k] as number) > 0) ? 0 : (d[i + k] as number);
-        const xhat = ((xs[i + k] as number) - (st[k] as number)) * (st[c + k] as number);
+        const xhat = ((xs[i + k] as number) - (mean[k] as number)) * (invStd[k] as number);
         const v = (coef[k] as number) * (dz - (meanDz[k] as number) - xhat * (meanDzXhat[k] as number));
         out[i + k] = v;
         sumDx[k] = (sumDx[k] as number) + v;
@@ -175,17 +230,12 @@ export const batchNormReluKernels = [...typedKernelConfigs(forward), ...typedKer
 export const batchNormReluGradient: tf.GradConfig = {
   kernelName: batchNormReluName,
   inputsToSave: ['x', 'gamma'],
-  outputsToSave: [true, true],
-  gradFunc: (dys, saved, attrs) => {
-    const [x, gamma, y, stats] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-    const dy = Array.isArray(dys) ? (dys[0] as tf.Tensor) : dys;
+  outputsToSave: [true],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, gamma, y] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
     const [dx, dbias, dgamma, dbeta] = tf
       .engine()
-      .runKernel(
-        batchNormReluGradName,
-        { dy, x, gamma, y, stats },
-        { relu: (attrs as unknown as BatchNormReluAttrs).relu },
-      ) as tf.Tensor[];
+      .runKernel(batchNormReluGradName, { dy: dy as tf.Tensor, x, gamma, y }, attrs) as tf.Tensor[];
     return {
       x: () => dx as tf.Tensor,
       bias: () => dbias as tf.Tensor,
@@ -240,9 +290,5 @@ export function batchNormRelu(
   if (x.dtype !== 'float32') throw new Error(`batchNormRelu: x must be float32, got ${x.dtype}`);
   if (tf.getKernel(batchNormReluName, tf.getBackend()) === undefined)
     return composite(x, bias, gamma, beta, epsilon, relu);
-  const [y, stats] = tf
-    .engine()
-    .runKernel(batchNormReluName, { x, bias, gamma, beta }, { epsilon, relu }) as tf.Tensor[];
-  (stats as tf.Tensor).dispose(); // the tape keeps its own reference for the gradient
-  return y as tf.Tensor;
+  return tf.engine().runKernel(batchNormReluName, { x, bias, gamma, beta }, { epsilon, relu }) as tf.Tensor;
 }

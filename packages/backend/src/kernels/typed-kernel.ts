@@ -24,11 +24,18 @@ export interface TypedKernel<A extends object> {
   ): void;
 }
 
+/** A tensor as a wasm kernel sees it: its byte address in the wasm memory, shape and tfjs data id. */
+export interface WasmTensor {
+  address: number;
+  shape: number[];
+  dataId: object;
+}
+
 /** Byte addresses of a kernel's tensors in the wasm memory. */
 export interface WasmKernelContext<A> {
   backend: WasmBackend;
-  inputs: Record<string, { address: number; shape: number[] }>;
-  outputs: Array<{ address: number; shape: number[] }>;
+  inputs: Record<string, WasmTensor>;
+  outputs: WasmTensor[];
   attrs: A;
 }
 
@@ -60,9 +67,13 @@ function wasmKernelFunc<A extends object>(kernel: TypedKernel<A>): KernelFunc {
       const inputs: WasmKernelContext<A>['inputs'] = {};
       for (const key in named) {
         const info = named[key] as TensorInfo;
-        inputs[key] = { address: address(info), shape: info.shape };
+        inputs[key] = { address: address(info), shape: info.shape, dataId: info.dataId };
       }
-      const outputs = outInfos.map((info) => ({ address: address(info), shape: info.shape }));
+      const outputs = outInfos.map((info) => ({
+        address: address(info),
+        shape: info.shape,
+        dataId: info.dataId,
+      }));
       if (kernel.wasm({ backend, inputs, outputs, attrs: a }))
         return outInfos.length === 1 ? (outInfos[0] as TensorInfo) : outInfos;
     }
