@@ -322,8 +322,8 @@ describe('adamUpdate', () => {
         const flat = (arrays: Float32Array[]) =>
           tf.tensor1d(Float32Array.from(arrays.flatMap((a) => [...a])));
         const split = (values: Float32Array) => {
-          let offset = 0;
-          return p.map((pi) => values.slice(offset, (offset += pi.length)));
+          const starts = p.map((_, i) => p.slice(0, i).reduce((n, a) => n + a.length, 0));
+          return p.map((pi, i) => values.slice(starts[i], (starts[i] as number) + pi.length));
         };
         const out = tf.tidy(() => {
           const t = (arrays: Float32Array[]) => arrays.map((a, i) => tf.tensor(a, shapes[i]));
@@ -379,9 +379,11 @@ describe('adamUpdate without its kernel (the tensorflow backend) and with bad mo
     tf.unregisterKernel('AdamUpdateMany', 'cpu');
     try {
       const composite = run();
-      composite.forEach((values, i) =>
-        values.forEach((x, k) => expect(x).toBeCloseTo(withKernel[i]?.[k] as number, 6)),
-      );
+      composite.forEach((values, i) => {
+        values.forEach((x, k) => {
+          expect(x).toBeCloseTo(withKernel[i]?.[k] as number, 6);
+        });
+      });
     } finally {
       tf.registerKernel(config);
     }
