@@ -224,6 +224,36 @@ describe('matMul and fused matMul (BatchMatMul, _FusedMatMul)', () => {
   });
 });
 
+describe('Sum over leading axes (bias gradients) and other reductions', () => {
+  const cases: Array<[string, number[], number | number[], boolean]> = [
+    ['a dense-layer bias gradient', [10, 5], 0, false],
+    ['two leading axes, kept', [3, 4, 6], [1, 0], true],
+    ['a conv bias gradient (all but channels)', [2, 3, 3, 8], [0, 1, 2], false],
+    ["an inner axis (the backend's own kernel)", [4, 6], 1, false],
+    ['every axis', [5, 7], [0, 1], false],
+  ];
+  for (const [label, shape, axis, keepDims] of cases) {
+    it(label, async () => {
+      const values = randomValues(`sum/${label}`, sizeOf(shape));
+      const results: Array<{ shape: number[]; values: Float32Array }> = [];
+      for (const backend of ['wasm', 'cpu'] as const) {
+        await initBackend(backend);
+        results.push(
+          tf.tidy(() => {
+            const out = tf.sum(tf.tensor(Float32Array.from(values), shape), axis, keepDims);
+            return { shape: out.shape, values: out.dataSync() as Float32Array };
+          }),
+        );
+      }
+      const [wasm, cpu] = results as [(typeof results)[0], (typeof results)[0]];
+      expect(wasm.shape).toEqual(cpu.shape);
+      wasm.values.forEach((v, i) => {
+        expect(v).toBeCloseTo(cpu.values[i] as number, 5);
+      });
+    });
+  }
+});
+
 describe('batchNormRelu', () => {
   const cases: Array<[string, number[], boolean]> = [
     ['4 channels (SIMD path), ReLU', [6, 5, 5, 4], true],

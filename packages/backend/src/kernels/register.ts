@@ -24,6 +24,7 @@ import {
   softmaxCrossEntropyGradient,
   softmaxCrossEntropyKernels,
 } from './softmax-cross-entropy.ts';
+import { wasmSumKernel } from './sum.ts';
 import { tanhGradient } from './tanh.ts';
 
 let registered = false;
@@ -41,9 +42,9 @@ function replaceGradient(config: GradConfig): void {
 }
 
 /**
- * Registers the project's training kernels: the conv gradients for wasm (missing or slow there) and the fused
- * batch norm, cross-entropy and Adam kernels for wasm and cpu, with their gradients, and a Tanh gradient
- * that can be differentiated again (tanh.ts). Safe to call repeatedly.
+ * Registers the project's training kernels: the conv gradients, matrix products and leading-axis sums for wasm
+ * (missing or slow there) and the fused batch norm, cross-entropy and Adam kernels for wasm and cpu, with their
+ * gradients, and a Tanh gradient that can be differentiated again (tanh.ts). Safe to call repeatedly.
  */
 export function registerTrainingKernels(): void {
   if (registered) return;
@@ -53,6 +54,7 @@ export function registerTrainingKernels(): void {
     wasmIdentityKernel,
     // after the backend's own MatMul kernels are registered: they remain the fallback
     ...wasmMatMulKernels(),
+    wasmSumKernel(),
     ...batchNormReluKernels,
     ...softmaxCrossEntropyKernels,
     ...adamUpdateKernels,
