@@ -1,6 +1,7 @@
 // Training ops with fused kernels on wasm and cpu (plain-tfjs fallbacks elsewhere).
 export { adamUpdate } from './kernels/adam.ts';
 export { batchNormRelu } from './kernels/batch-norm.ts';
+export { dense } from './kernels/dense.ts';
 export { meanSquaredError } from './kernels/mean-squared-error.ts';
 export { sgdUpdate } from './kernels/sgd.ts';
 export { softmaxCrossEntropy } from './kernels/softmax-cross-entropy.ts';

@@ -224,6 +224,40 @@ describe('matMul and fused matMul (BatchMatMul, _FusedMatMul)', () => {
   });
 });
 
+describe('dense (x·kernel + bias in one kernel, its gradient in one more)', () => {
+  const cases: Array<[string, number, number, number]> = [
+    ["Conv4's 5-way head", 10, 16, 5],
+    ['a batch of one', 1, 7, 3],
+    // the weight gradient reads x transposed in chunks of 32 rows: more than two of them, and a partial one
+    ['a long batch and odd widths', 75, 13, 9],
+  ];
+  for (const [label, m, k, n] of cases) {
+    it(label, async () => {
+      await checkOp({
+        name: `dense ${label}`,
+        inputs: [
+          { shape: [m, k], values: randomValues(`dense/${label}/x`, m * k) },
+          { shape: [k, n], values: randomValues(`dense/${label}/w`, k * n) },
+          { shape: [n], values: randomValues(`dense/${label}/b`, n) },
+        ],
+        reference: ([x, w, b]) =>
+          matMul64(x as Float64Array, [1, m, k], w as Float64Array, [1, k, n], { bias: b as Float64Array }),
+        run: ([x, w, b]) => ops.dense(x as tf.Tensor, w as tf.Tensor, b as tf.Tensor),
+      });
+    });
+  }
+
+  it('names mismatched shapes', async () => {
+    await initBackend('cpu');
+    expect(() => ops.dense(tf.zeros([2, 3]), tf.zeros([4, 5]), tf.zeros([5]))).toThrow(
+      'dense: x must be [batch, 4] and kernel [in, out], got [2,3] and [4,5]',
+    );
+    expect(() => ops.dense(tf.zeros([2, 4]), tf.zeros([4, 5]), tf.zeros([4]))).toThrow(
+      'dense: bias must have shape [5] (kernel is [4,5]), got [4]',
+    );
+  });
+});
+
 describe('Sum over leading axes (bias gradients) and other reductions', () => {
   const cases: Array<[string, number[], number | number[], boolean]> = [
     ['a dense-layer bias gradient', [10, 5], 0, false],

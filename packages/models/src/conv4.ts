@@ -89,8 +89,9 @@ export function createConv4(options: Conv4Options): Model {
           h = ops.batchNormRelu(z, bias, gamma, beta, { epsilon: batchNormEpsilon }) as tf.Tensor4D;
         }
         const batch = h.shape[0];
-        return tf.add(
-          tf.matMul(tf.reshape(h, [batch, flat]), params[4 * blocks] as tf.Tensor2D),
+        return ops.dense(
+          tf.reshape(h, [batch, flat]),
+          params[4 * blocks] as tf.Tensor,
           params[4 * blocks + 1] as tf.Tensor,
         );
       });

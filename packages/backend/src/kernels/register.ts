@@ -11,6 +11,7 @@ import {
 import { adamUpdateKernels } from './adam.ts';
 import { batchNormReluGradient, batchNormReluKernels } from './batch-norm.ts';
 import { wasmConvKernels } from './conv2d.ts';
+import { denseGradient, denseKernels } from './dense.ts';
 import { wasmIdentityKernel } from './identity.ts';
 import { wasmMatMulKernels } from './matmul.ts';
 import {
@@ -43,7 +44,7 @@ function replaceGradient(config: GradConfig): void {
 
 /**
  * Registers the project's training kernels: the conv gradients, matrix products and leading-axis sums for wasm
- * (missing or slow there) and the fused batch norm, cross-entropy and Adam kernels for wasm and cpu, with their
+ * (missing or slow there) and the fused batch norm, dense, cross-entropy and Adam kernels for wasm and cpu, with their
  * gradients, and a Tanh gradient that can be differentiated again (tanh.ts). Safe to call repeatedly.
  */
 export function registerTrainingKernels(): void {
@@ -56,6 +57,7 @@ export function registerTrainingKernels(): void {
     ...wasmMatMulKernels(),
     wasmSumKernel(),
     ...batchNormReluKernels,
+    ...denseKernels,
     ...softmaxCrossEntropyKernels,
     ...adamUpdateKernels,
     ...sgdUpdateKernels,
@@ -63,6 +65,7 @@ export function registerTrainingKernels(): void {
   ])
     replaceKernel(config);
   replaceGradient(batchNormReluGradient);
+  replaceGradient(denseGradient);
   replaceGradient(softmaxCrossEntropyGradient);
   replaceGradient(meanSquaredErrorGradient);
   replaceGradient(meanSquaredErrorGradGradient);
