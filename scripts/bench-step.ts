@@ -1,32 +1,36 @@
 // Where the time of one Conv4 training step goes, kernel by kernel, on one thread:
 //   node --import tsx scripts/bench-step.ts [wasm|cpu] [steps]
-// Times are process CPU time (less disturbed by other jobs on a shared machine than wall time); the last lines
-// give the step, a forward pass and their ratio.
+// Per kernel: its time per step (the median over the steps, so that other jobs on a shared machine disturb it
+// little); then the step and a forward pass (medians), the part of each spent outside kernels (tfjs's
+// bookkeeping: tape, saved-tensor clones, gradient dispatch, tensor tracking) and the step/forward ratio.
 import { type BackendName, initBackend, parseBackendName, tf } from '../packages/backend/src/index.ts';
 import { createRng } from '../packages/core/src/index.ts';
 import { adam, createConv4, toTensors, trainStep } from '../packages/models/src/index.ts';
 
 const backend: BackendName = parseBackendName(process.argv[2] ?? 'wasm', 'bench-step: backend');
-const steps = Number(process.argv[3] ?? (backend === 'cpu' ? 3 : 100));
+const steps = Number(process.argv[3] ?? (backend === 'cpu' ? 3 : 200));
 if (!(Number.isInteger(steps) && steps > 0))
   throw new Error(`bench-step: steps must be a positive integer, got ${process.argv[3]}`);
 await initBackend(backend);
 
-const cpuMs = () => {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1000;
-};
-const perKernel = new Map<string, { calls: number; ms: number }>();
+// Per kernel: calls and time within the current step; a kernel called from inside another counts in its caller.
+const current = new Map<string, { calls: number; ms: number }>();
+let depth = 0;
 for (const config of tf.getKernelsForBackend(backend)) {
   const kernelFunc = config.kernelFunc;
   config.kernelFunc = (args) => {
-    const start = cpuMs();
-    const out = kernelFunc(args);
-    const entry = perKernel.get(config.kernelName) ?? { calls: 0, ms: 0 };
-    entry.calls++;
-    entry.ms += cpuMs() - start;
-    perKernel.set(config.kernelName, entry);
-    return out;
+    if (depth > 0) return kernelFunc(args);
+    depth++;
+    const start = performance.now();
+    try {
+      return kernelFunc(args);
+    } finally {
+      const entry = current.get(config.kernelName) ?? { calls: 0, ms: 0 };
+      entry.calls++;
+      entry.ms += performance.now() - start;
+      current.set(config.kernelName, entry);
+      depth--;
+    }
   };
 }
 
@@ -38,27 +42,52 @@ const x = tf.tensor(
 const y = tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2, 3, 4], 'int32');
 const optimizer = adam({ learningRate: 1e-3 });
 let params = toTensors(model, model.init(createRng('bench-step/init')));
+const step = () => {
+  params = trainStep(model, optimizer, params, x, y).params;
+};
+const forward = () => tf.tidy(() => model.apply(params, x).dataSync());
 const warmUp = backend === 'cpu' ? 1 : 20;
-for (let i = 0; i < warmUp; i++) params = trainStep(model, optimizer, params, x, y).params;
-
-perKernel.clear();
-let start = cpuMs();
-for (let i = 0; i < steps; i++) params = trainStep(model, optimizer, params, x, y).params;
-const stepMs = (cpuMs() - start) / steps;
-const rows = [...perKernel].sort((a, b) => b[1].ms - a[1].ms);
-let kernelMs = 0;
-for (const [name, { calls, ms }] of rows) {
-  kernelMs += ms / steps;
-  console.log(
-    `${name.padEnd(36)} ${String(calls / steps).padStart(4)} calls ${(ms / steps).toFixed(3).padStart(9)} ms`,
-  );
+for (let i = 0; i < warmUp; i++) {
+  step();
+  forward();
 }
-start = cpuMs();
-for (let i = 0; i < steps; i++) tf.tidy(() => model.apply(params, x).dataSync());
-const forwardMs = (cpuMs() - start) / steps;
-console.log(
-  `kernels ${kernelMs.toFixed(2)} ms, outside kernels ${(stepMs - kernelMs).toFixed(2)} ms (timing included)`,
-);
-console.log(
-  `step ${stepMs.toFixed(2)} ms, forward ${forwardMs.toFixed(2)} ms, ratio ${(stepMs / forwardMs).toFixed(2)}`,
-);
+
+interface Sample {
+  ms: number;
+  kernels: Map<string, { calls: number; ms: number }>;
+}
+const run = (f: () => void): Sample => {
+  current.clear();
+  const start = performance.now();
+  f();
+  return { ms: performance.now() - start, kernels: new Map(current) };
+};
+const stepSamples: Sample[] = [];
+const forwardSamples: Sample[] = [];
+for (let i = 0; i < steps; i++) {
+  stepSamples.push(run(step));
+  forwardSamples.push(run(forward));
+}
+
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? 0;
+const kernelTotal = (s: Sample) => [...s.kernels.values()].reduce((sum, k) => sum + k.ms, 0);
+const names = [...new Set(stepSamples.flatMap((s) => [...s.kernels.keys()]))];
+const rows = names
+  .map((name) => ({
+    name,
+    calls: stepSamples[0]?.kernels.get(name)?.calls ?? 0,
+    ms: median(stepSamples.map((s) => s.kernels.get(name)?.ms ?? 0)),
+  }))
+  .sort((a, b) => b.ms - a.ms);
+for (const { name, calls, ms } of rows)
+  console.log(`${name.padEnd(36)} ${String(calls).padStart(4)} calls ${ms.toFixed(3).padStart(9)} ms`);
+const summary = (label: string, samples: Sample[]) => {
+  const total = median(samples.map((s) => s.ms));
+  const outside = median(samples.map((s) => s.ms - kernelTotal(s)));
+  console.log(`${label} ${total.toFixed(2)} ms, of which outside kernels ${outside.toFixed(2)} ms`);
+  return total;
+};
+const stepMs = summary('step   ', stepSamples);
+const forwardMs = summary('forward', forwardSamples);
+console.log(`step / forward ${(stepMs / forwardMs).toFixed(2)} (timing each kernel adds a little to both)`);
