@@ -416,6 +416,73 @@ describe('adamUpdate', () => {
   }
 });
 
+describe('adamUpdate taking over buffers on wasm (consumeParams)', () => {
+  const options = { stepSize: 0.01, beta1: 0, beta2: 0.999, epsilon: 1e-8 };
+  const p = randomValues('adam-reuse/p', 12);
+  const g = randomValues('adam-reuse/g', 12);
+  const v = randomValues('adam-reuse/v', 12, 0, 0.1);
+
+  it("writes the new parameters and moments into the old buffers, with the functional result's values", async () => {
+    await initBackend('wasm');
+    const fresh = () => ({
+      params: [
+        tf.tensor(Float32Array.from(p.slice(0, 5)), [5]),
+        tf.tensor(Float32Array.from(p.slice(5)), [7]),
+      ],
+      grads: [
+        tf.tensor(Float32Array.from(g.slice(0, 5)), [5]),
+        tf.tensor(Float32Array.from(g.slice(5)), [7]),
+      ],
+      v: tf.tensor1d(Float32Array.from(v)),
+    });
+    const a = fresh();
+    const functional = ops.adamUpdate(a.params, a.grads, a.v, undefined, options);
+    const b = fresh();
+    const consumed = ops.adamUpdate(b.params, b.grads, b.v, undefined, { ...options, consumeParams: true });
+    expect(consumed.params.map((t) => t.dataId)).toEqual(b.params.map((t) => t.dataId));
+    expect(consumed.v.dataId).toBe(b.v.dataId);
+    expect(functional.params[0]?.dataId).not.toBe(a.params[0]?.dataId);
+    functional.params.forEach((t, i) => {
+      expect(Array.from(consumed.params[i]?.dataSync() ?? [])).toEqual(Array.from(t.dataSync()));
+    });
+    expect(Array.from(consumed.v.dataSync())).toEqual(Array.from(functional.v.dataSync()));
+    // handed over: disposing the old tensors leaves the new ones intact
+    tf.dispose([...b.params, b.v]);
+    expect(Array.from(consumed.params[1]?.dataSync() ?? [])).toEqual(
+      Array.from(functional.params[1]?.dataSync() ?? []),
+    );
+    tf.dispose([
+      ...a.params,
+      ...a.grads,
+      a.v,
+      ...b.grads,
+      ...functional.params,
+      functional.v,
+      ...consumed.params,
+      consumed.v,
+    ]);
+  });
+
+  it('leaves a parameter alone that another tensor shares', async () => {
+    await initBackend('wasm');
+    const param = tf.tensor(Float32Array.from(p), [12]);
+    const snapshot = tf.clone(param); // shares param's buffer
+    const out = ops.adamUpdate(
+      [param],
+      [tf.tensor(Float32Array.from(g), [12])],
+      tf.tensor1d(Float32Array.from(v)),
+      undefined,
+      {
+        ...options,
+        consumeParams: true,
+      },
+    );
+    expect(out.params[0]?.dataId).not.toBe(param.dataId);
+    expect(Array.from(snapshot.dataSync())).toEqual(Array.from(Float32Array.from(p)));
+    tf.dispose([param, snapshot, ...out.params, out.v]);
+  });
+});
+
 describe('adamUpdate without its kernel (the tensorflow backend) and with bad moments', () => {
   it("the composite of tfjs ops gives the kernel's result", async () => {
     await initBackend('cpu');

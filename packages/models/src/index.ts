@@ -5,7 +5,7 @@ export { loadModel, modelFileFormat, modelFileVersion, saveModel } from './io.ts
 export { meanSquaredError, softmaxCrossEntropy } from './losses.ts';
 export { createMlp, type MlpOptions } from './mlp.ts';
 export type { Model, ParamSpec } from './model.ts';
-export { type AdamOptions, adam, type Optimizer, sgd } from './optimizers.ts';
+export { type AdamOptions, adam, type Optimizer, type StepOptions, sgd } from './optimizers.ts';
 export {
   measureThroughput,
   type ThroughputOptions,

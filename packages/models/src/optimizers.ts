@@ -1,11 +1,20 @@
 import { ops, tf } from '@reptile-bench/backend';
 
+/** Options of one optimizer step. */
+export interface StepOptions {
+  /**
+   * The caller hands `params` over: it disposes them right after the step without reading them, so the new
+   * parameters may be written into their buffers (when nothing else shares them) instead of new ones.
+   */
+  consumeParams?: boolean;
+}
+
 /**
  * A functional optimizer: `step` returns new parameter tensors and never disposes its arguments (the caller owns
  * `params` and `grads`); it owns its own state (Adam's moments and step count) and disposes state it replaces.
  */
 export interface Optimizer {
-  step(params: tf.Tensor[], grads: tf.Tensor[]): tf.Tensor[];
+  step(params: tf.Tensor[], grads: tf.Tensor[], options?: StepOptions): tf.Tensor[];
   /** Forgets the state (as a fresh optimizer), e.g. between Reptile tasks. */
   reset(): void;
   dispose(): void;
@@ -33,9 +42,9 @@ export function sgd(options: { learningRate: number }): Optimizer {
   const learningRate = checkLearningRate(options.learningRate, 'sgd');
   return {
     name: 'sgd',
-    step(params, grads) {
+    step(params, grads, options = {}) {
       checkPairs('sgd', params, grads);
-      return ops.sgdUpdate(params, grads, learningRate);
+      return ops.sgdUpdate(params, grads, learningRate, options);
     },
     reset() {},
     dispose() {},
@@ -83,7 +92,7 @@ export function adam(options: AdamOptions): Optimizer {
 
   return {
     name: 'adam',
-    step(params, grads) {
+    step(params, grads, options = {}) {
       checkPairs('adam', params, grads);
       // Other parameter shapes than the state was made for: a fresh start.
       if (
@@ -100,7 +109,13 @@ export function adam(options: AdamOptions): Optimizer {
       }
       t += 1;
       const stepSize = (learningRate * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
-      const next = ops.adamUpdate(params, grads, v, m, { stepSize, beta1, beta2, epsilon });
+      const next = ops.adamUpdate(params, grads, v, m, {
+        stepSize,
+        beta1,
+        beta2,
+        epsilon,
+        consumeParams: options.consumeParams === true,
+      });
       v.dispose();
       m?.dispose();
       v = next.v;

@@ -16,7 +16,8 @@ export function trainStep(
   const { value, grads } = tf.valueAndGrads((...p: tf.Tensor[]) => model.loss(p, x, y))(params);
   let next: tf.Tensor[];
   try {
-    next = optimizer.step(params, grads);
+    // params are disposed below, unread: the optimizer may write the new values into their buffers.
+    next = optimizer.step(params, grads, { consumeParams: true });
   } finally {
     tf.dispose(grads);
   }

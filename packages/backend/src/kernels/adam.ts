@@ -8,6 +8,8 @@ import { type TypedKernel, typedKernelConfigs, type WasmTensor } from './typed-k
  * where stepSize = lr·√(1−β2ᵗ)/(1−β1ᵗ) is computed by the caller in float64. With β1 = 0 there is no m.
  * The moments of all parameters live in one flat tensor each (parameter after parameter, in order), so a step
  * makes count + 1 (or + 2) tensors rather than 2·count (or 3·count): each costs tfjs bookkeeping and an allocation.
+ * The new moments take over the old moments' buffers, and with `consumeParams` the new parameters the old
+ * parameters' (when nothing else shares them): no allocation at all in a training step.
  * Inputs p0.., g0.., v (and m when β1 > 0); outputs p'0.., v' (and m'), in that order.
  */
 export const adamUpdateName = 'AdamUpdateMany';
@@ -18,12 +20,20 @@ export interface AdamUpdateAttrs {
   beta1: number;
   beta2: number;
   epsilon: number;
+  /** The caller hands the parameters over (disposes them right after, unread): their buffers may be reused. */
+  consumeParams?: boolean;
 }
 
 const sizeOf = (shape: number[]) => shape.reduce((a, d) => a * d, 1);
 
 const kernel: TypedKernel<AdamUpdateAttrs> = {
   name: adamUpdateName,
+  reuse: ({ count, beta1, consumeParams }) => {
+    const reuse: Record<number, string> = { [count]: 'v' };
+    if (beta1 > 0) reuse[count + 1] = 'm';
+    if (consumeParams) for (let i = 0; i < count; i++) reuse[i] = `p${i}`;
+    return reuse;
+  },
   outputShapes: (inputs, { count, beta1 }) => {
     const shapes = Array.from({ length: count }, (_, i) => inputs[`p${i}`]?.shape ?? []);
     shapes.push(inputs.v?.shape ?? []);
@@ -101,7 +111,8 @@ function composite(
 /**
  * Applies one Adam step to every parameter; returns new tensors (nothing is disposed). `v` (and `m`, given exactly
  * when beta1 > 0) hold the moments of all parameters, flat, in parameter order: start them with
- * `tf.zeros([total size])`.
+ * `tf.zeros([total size])`. The moments passed in are handed over: dispose them, unread, after the call (their
+ * buffers may hold the new moments). With `consumeParams` the same holds for the parameters.
  */
 export function adamUpdate(
   params: tf.Tensor[],

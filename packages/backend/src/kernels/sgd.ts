@@ -10,10 +10,14 @@ export const sgdUpdateName = 'SgdUpdateMany';
 interface SgdUpdateAttrs {
   count: number;
   learningRate: number;
+  /** The caller hands the parameters over (disposes them right after, unread): their buffers may be reused. */
+  consumeParams?: boolean;
 }
 
 const kernel: TypedKernel<SgdUpdateAttrs> = {
   name: sgdUpdateName,
+  reuse: ({ count, consumeParams }) =>
+    consumeParams ? Object.fromEntries(Array.from({ length: count }, (_, i) => [i, `p${i}`])) : {},
   outputShapes: (inputs, { count }) => Array.from({ length: count }, (_, i) => inputs[`p${i}`]?.shape ?? []),
   compute(inputs, outputs, _shapes, { count, learningRate }) {
     for (let i = 0; i < count; i++) {
@@ -27,8 +31,16 @@ const kernel: TypedKernel<SgdUpdateAttrs> = {
 
 export const sgdUpdateKernels = typedKernelConfigs(kernel);
 
-/** p − lr·g for every parameter; returns new tensors (nothing is disposed). */
-export function sgdUpdate(params: tf.Tensor[], grads: tf.Tensor[], learningRate: number): tf.Tensor[] {
+/**
+ * p − lr·g for every parameter; returns new tensors (nothing is disposed). With `consumeParams` the parameters are
+ * handed over: dispose them, unread, after the call (their buffers may hold the new values).
+ */
+export function sgdUpdate(
+  params: tf.Tensor[],
+  grads: tf.Tensor[],
+  learningRate: number,
+  options: { consumeParams?: boolean } = {},
+): tf.Tensor[] {
   const count = params.length;
   if (grads.length !== count)
     throw new Error(`sgdUpdate: ${count} parameters need as many gradients, got ${grads.length}`);
@@ -44,8 +56,10 @@ export function sgdUpdate(params: tf.Tensor[], grads: tf.Tensor[], learningRate:
     inputs[`p${i}`] = p;
     inputs[`g${i}`] = g;
   });
-  const out = tf
-    .engine()
-    .runKernel(sgdUpdateName, inputs, { count, learningRate } as unknown as tf.NamedAttrMap);
+  const out = tf.engine().runKernel(sgdUpdateName, inputs, {
+    count,
+    learningRate,
+    consumeParams: options.consumeParams === true,
+  } as unknown as tf.NamedAttrMap);
   return Array.isArray(out) ? (out as tf.Tensor[]) : [out as tf.Tensor];
 }

@@ -1,4 +1,10 @@
-import type { DataType, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  type DataType,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+  util,
+} from '@tensorflow/tfjs-core';
 import { asWasmBackend, type WasmBackend } from './wasm-access.ts';
 
 export type HostArray = Float32Array | Int32Array;
@@ -16,6 +22,14 @@ export interface TypedKernel<A extends object> {
    */
   wasm?(context: WasmKernelContext<A>): boolean;
   outputShapes(inputs: Record<string, TensorInfo>, attrs: A): number[][];
+  /**
+   * Outputs that may take over an input's buffer instead of a new one (output index → input name), for updates
+   * whose caller hands the inputs over. Taken on wasm only (the cpu backend keeps the very array a tensor was made
+   * from, which may be the caller's), and only when no other tensor shares that input's data and shape and dtype
+   * (float32) match; `compute` and `wasm` must then work with an output array that is the input array (element by
+   * element, each element read before it is written).
+   */
+  reuse?(attrs: A): Record<number, string>;
   compute(
     inputs: Record<string, HostArray>,
     outputs: Float32Array[],
@@ -56,21 +70,45 @@ function shapesOf(inputs: Record<string, TensorInfo>): Record<string, number[]> 
   return shapes;
 }
 
+/** The input whose buffer output `index` may take over (see TypedKernel.reuse), if it is free to take. */
+function reusable(
+  reuse: Record<number, string> | undefined,
+  index: number,
+  shape: number[],
+  inputs: Record<string, TensorInfo>,
+  refCount: (dataId: object) => number,
+): TensorInfo | undefined {
+  const name = reuse?.[index];
+  const input = name === undefined ? undefined : inputs[name];
+  if (input === undefined || input.dtype !== 'float32' || !util.arraysEqual(input.shape, shape))
+    return undefined;
+  return refCount(input.dataId) === 1 ? input : undefined;
+}
+
+function wasmAddress(backend: WasmBackend, info: TensorInfo): number {
+  return backend.dataIdMap.get(info.dataId)?.memoryOffset ?? 0;
+}
+
 function wasmKernelFunc<A extends object>(kernel: TypedKernel<A>): KernelFunc {
   return ({ inputs, backend: anyBackend, attrs }) => {
     const backend = asWasmBackend(anyBackend);
     const named = inputs as Record<string, TensorInfo>;
     const a = attrs as unknown as A;
-    const outInfos = kernel.outputShapes(named, a).map((shape) => backend.makeOutput(shape, 'float32'));
+    const reuse = kernel.reuse?.(a);
+    const outInfos = kernel.outputShapes(named, a).map((shape, i): TensorInfo => {
+      const taken = reusable(reuse, i, shape, named, (id) => backend.refCount(id));
+      if (taken === undefined) return backend.makeOutput(shape, 'float32');
+      backend.incRef(taken.dataId);
+      return { dataId: taken.dataId, shape, dtype: 'float32' };
+    });
     if (kernel.wasm) {
-      const address = (info: TensorInfo) => backend.dataIdMap.get(info.dataId)?.memoryOffset ?? 0;
       const inputs: WasmKernelContext<A>['inputs'] = {};
       for (const key in named) {
         const info = named[key] as TensorInfo;
-        inputs[key] = { address: address(info), shape: info.shape, dataId: info.dataId };
+        inputs[key] = { address: wasmAddress(backend, info), shape: info.shape, dataId: info.dataId };
       }
       const outputs = outInfos.map((info) => ({
-        address: address(info),
+        address: wasmAddress(backend, info),
         shape: info.shape,
         dataId: info.dataId,
       }));

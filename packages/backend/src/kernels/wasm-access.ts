@@ -25,6 +25,8 @@ export interface WasmBackend {
   dataIdMap: { get(dataId: object): TensorData | undefined };
   makeOutput(shape: number[], dtype: 'float32' | 'int32' | 'bool'): TensorInfo;
   incRef(dataId: object): void;
+  /** How many tensors share this data (tfjs frees it when the last one is disposed). */
+  refCount(dataId: object): number;
 }
 
 export function asWasmBackend(backend: unknown): WasmBackend {
