@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { simdKernels } from './simd/runtime.ts';
-import { type TypedKernel, typedKernelConfigs, type WasmTensor } from './typed-kernel.ts';
+import { numberedKey, type TypedKernel, typedKernelConfigs, type WasmTensor } from './typed-kernel.ts';
 
 /**
  * One Adam step for a whole parameter list in a single kernel (instead of ~8 ops per tensor):
@@ -31,11 +31,11 @@ const kernel: TypedKernel<AdamUpdateAttrs> = {
   reuse: ({ count, beta1, consumeParams }) => {
     const reuse: Record<number, string> = { [count]: 'v' };
     if (beta1 > 0) reuse[count + 1] = 'm';
-    if (consumeParams) for (let i = 0; i < count; i++) reuse[i] = `p${i}`;
+    if (consumeParams) for (let i = 0; i < count; i++) reuse[i] = numberedKey('p', i);
     return reuse;
   },
   outputShapes: (inputs, { count, beta1 }) => {
-    const shapes = Array.from({ length: count }, (_, i) => inputs[`p${i}`]?.shape ?? []);
+    const shapes = Array.from({ length: count }, (_, i) => inputs[numberedKey('p', i)]?.shape ?? []);
     shapes.push(inputs.v?.shape ?? []);
     if (beta1 > 0) shapes.push(inputs.m?.shape ?? []);
     return shapes;
@@ -49,10 +49,10 @@ const kernel: TypedKernel<AdamUpdateAttrs> = {
     const mOut = beta1 > 0 ? (outputs[count + 1]?.address ?? 0) : 0;
     let offset = 0; // bytes into the moments
     for (let i = 0; i < count; i++) {
-      const p = inputs[`p${i}`] as WasmTensor;
+      const p = inputs[numberedKey('p', i)] as WasmTensor;
       const size = sizeOf(p.shape);
       // biome-ignore format: one argument per kernel parameter
-      simd.adam(p.address, inputs[`g${i}`]?.address ?? 0, v.address + offset, m === 0 ? 0 : m + offset, size,
+      simd.adam(p.address, inputs[numberedKey('g', i)]?.address ?? 0, v.address + offset, m === 0 ? 0 : m + offset, size,
         stepSize, beta1, beta2, epsilon, outputs[i]?.address ?? 0, vOut + offset, mOut === 0 ? 0 : mOut + offset);
       offset += 4 * size;
     }
@@ -65,8 +65,8 @@ const kernel: TypedKernel<AdamUpdateAttrs> = {
     const mOut = outputs[count + 1];
     let offset = 0;
     for (let i = 0; i < count; i++) {
-      const p = inputs[`p${i}`] as Float32Array;
-      const g = inputs[`g${i}`] as Float32Array;
+      const p = inputs[numberedKey('p', i)] as Float32Array;
+      const g = inputs[numberedKey('g', i)] as Float32Array;
       const pOut = outputs[i] as Float32Array;
       for (let k = 0; k < p.length; k++) {
         const j = offset + k;
@@ -133,8 +133,8 @@ export function adamUpdate(
     if (!tf.util.arraysEqual(g.shape, p.shape))
       throw new Error(`adamUpdate: g${i} has shape [${g.shape}], parameter ${i} has [${p.shape}]`);
     total += p.size;
-    inputs[`p${i}`] = p;
-    inputs[`g${i}`] = g;
+    inputs[numberedKey('p', i)] = p;
+    inputs[numberedKey('g', i)] = g;
   });
   for (const [key, t] of [
     ['v', v],

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type TypedKernel, typedKernelConfigs } from './typed-kernel.ts';
+import { numberedKey, type TypedKernel, typedKernelConfigs } from './typed-kernel.ts';
 
 /**
  * One plain gradient-descent step for a whole parameter list in one kernel (instead of two ops per tensor):
@@ -17,12 +17,15 @@ interface SgdUpdateAttrs {
 const kernel: TypedKernel<SgdUpdateAttrs> = {
   name: sgdUpdateName,
   reuse: ({ count, consumeParams }) =>
-    consumeParams ? Object.fromEntries(Array.from({ length: count }, (_, i) => [i, `p${i}`])) : {},
-  outputShapes: (inputs, { count }) => Array.from({ length: count }, (_, i) => inputs[`p${i}`]?.shape ?? []),
+    consumeParams
+      ? Object.fromEntries(Array.from({ length: count }, (_, i) => [i, numberedKey('p', i)]))
+      : {},
+  outputShapes: (inputs, { count }) =>
+    Array.from({ length: count }, (_, i) => inputs[numberedKey('p', i)]?.shape ?? []),
   compute(inputs, outputs, _shapes, { count, learningRate }) {
     for (let i = 0; i < count; i++) {
-      const p = inputs[`p${i}`] as Float32Array;
-      const g = inputs[`g${i}`] as Float32Array;
+      const p = inputs[numberedKey('p', i)] as Float32Array;
+      const g = inputs[numberedKey('g', i)] as Float32Array;
       const out = outputs[i] as Float32Array;
       for (let k = 0; k < p.length; k++) out[k] = (p[k] as number) - learningRate * (g[k] as number);
     }
@@ -53,8 +56,8 @@ export function sgdUpdate(
       throw new Error(`sgdUpdate: gradient ${i} has shape [${g.shape}], parameter ${i} has [${p.shape}]`);
     if (p.dtype !== 'float32' || g.dtype !== 'float32')
       throw new Error(`sgdUpdate: parameter ${i} and its gradient must be float32`);
-    inputs[`p${i}`] = p;
-    inputs[`g${i}`] = g;
+    inputs[numberedKey('p', i)] = p;
+    inputs[numberedKey('g', i)] = g;
   });
   const out = tf.engine().runKernel(sgdUpdateName, inputs, {
     count,

@@ -9,6 +9,22 @@ import { asWasmBackend, type WasmBackend } from './wasm-access.ts';
 
 export type HostArray = Float32Array | Int32Array;
 
+const numberedKeys = new Map<string, string[]>();
+
+/**
+ * `${prefix}${i}`: the input names of kernels over parameter lists (p0, g0, …), made once. Kernel inputs are
+ * looked up by name on every call; a new string each time would be hashed each time (~10 µs per Adam step).
+ */
+export function numberedKey(prefix: string, i: number): string {
+  let keys = numberedKeys.get(prefix);
+  if (keys === undefined) {
+    keys = [];
+    numberedKeys.set(prefix, keys);
+  }
+  for (let k = keys.length; k <= i; k++) keys.push(`${prefix}${k}`);
+  return keys[i] as string;
+}
+
 /**
  * A kernel written once over typed arrays and registered for both `wasm` and `cpu`, so the cpu reference runs the
  * very same arithmetic. On wasm the arrays are views of the module's heap (no copies); on cpu they are the
