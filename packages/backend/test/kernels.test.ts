@@ -258,6 +258,79 @@ describe('dense (x·kernel + bias in one kernel, its gradient in one more)', () 
   });
 });
 
+describe('denseSoftmaxCrossEntropy (dense head and loss in one kernel each way)', () => {
+  const cases: Array<[string, number, number, number]> = [
+    ["Conv4's 5-way head", 10, 16, 5],
+    ['more rows than one K chunk of the weight gradient', 40, 9, 7],
+  ];
+  for (const [label, m, k, n] of cases) {
+    it(`${label}: the definition and its gradients`, async () => {
+      const labels = Int32Array.from({ length: m }, (_, i) => (i * 7 + 3) % n);
+      await checkOp({
+        name: `denseSoftmaxCrossEntropy ${label}`,
+        inputs: [
+          { shape: [m, k], values: randomValues(`dce/${label}/x`, m * k) },
+          { shape: [k, n], values: randomValues(`dce/${label}/w`, k * n) },
+          { shape: [n], values: randomValues(`dce/${label}/b`, n) },
+        ],
+        reference: ([x, w, b]) =>
+          softmaxCrossEntropy64(
+            matMul64(x as Float64Array, [1, m, k], w as Float64Array, [1, k, n], { bias: b as Float64Array }),
+            labels,
+            n,
+          ),
+        run: ([x, w, b]) =>
+          ops.denseSoftmaxCrossEntropy(
+            x as tf.Tensor,
+            w as tf.Tensor,
+            b as tf.Tensor,
+            tf.tensor1d(labels, 'int32'),
+          ),
+      });
+    });
+  }
+
+  it('gives the bits of dense then softmaxCrossEntropy, value and gradients', async () => {
+    const [m, k, n] = [10, 16, 5];
+    const labels = Int32Array.from({ length: m }, (_, i) => i % n);
+    for (const backend of ['wasm', 'cpu'] as const) {
+      await initBackend(backend);
+      const values = tf.tidy(() => {
+        const x = tf.tensor(Float32Array.from(randomValues('dce/same/x', m * k)), [m, k]);
+        const w = tf.tensor(Float32Array.from(randomValues('dce/same/w', k * n)), [k, n]);
+        const b = tf.tensor(Float32Array.from(randomValues('dce/same/b', n)), [n]);
+        const y = tf.tensor1d(labels, 'int32');
+        const fused = tf.valueAndGrads((...p: tf.Tensor[]) =>
+          ops.denseSoftmaxCrossEntropy(p[0] as tf.Tensor, p[1] as tf.Tensor, p[2] as tf.Tensor, y),
+        )([x, w, b]);
+        const separate = tf.valueAndGrads((...p: tf.Tensor[]) =>
+          ops.softmaxCrossEntropy(ops.dense(p[0] as tf.Tensor, p[1] as tf.Tensor, p[2] as tf.Tensor), y),
+        )([x, w, b]);
+        return [fused, separate].map((r) => [r.value, ...r.grads].map((t) => Array.from(t.dataSync())));
+      });
+      expect(values[0]).toEqual(values[1]);
+    }
+  });
+
+  it('names bad operands', async () => {
+    await initBackend('cpu');
+    expect(() =>
+      ops.denseSoftmaxCrossEntropy(tf.zeros([2, 3]), tf.zeros([3, 4]), tf.zeros([4]), tf.tensor1d([0, 1, 2])),
+    ).toThrow('denseSoftmaxCrossEntropy: labels must have shape [2], got [3]');
+    expect(() =>
+      ops.denseSoftmaxCrossEntropy(tf.zeros([2, 3]), tf.zeros([3, 4]), tf.zeros([4]), tf.tensor1d([0, 1])),
+    ).toThrow('denseSoftmaxCrossEntropy: labels must be int32, got float32');
+    expect(() =>
+      ops.denseSoftmaxCrossEntropy(
+        tf.zeros([2, 3]),
+        tf.zeros([4, 4]),
+        tf.zeros([4]),
+        tf.tensor1d([0, 1], 'int32'),
+      ),
+    ).toThrow('denseSoftmaxCrossEntropy: x must be [batch, 4] and kernel [in, out], got [2,3] and [4,4]');
+  });
+});
+
 describe('Sum over leading axes (bias gradients) and other reductions', () => {
   const cases: Array<[string, number[], number | number[], boolean]> = [
     ['a dense-layer bias gradient', [10, 5], 0, false],

@@ -1,6 +1,6 @@
 import { ops, tf } from '@reptile-bench/backend';
 import type { Rng } from '@reptile-bench/core';
-import { softmaxCrossEntropy } from './losses.ts';
+import { checkClassLabels } from './losses.ts';
 import { asBatch, checkParams, glorotUniform, type Model, type ParamSpec } from './model.ts';
 
 export interface Conv4Options {
@@ -55,6 +55,31 @@ export function createConv4(options: Conv4Options): Model {
   paramSpecs.push({ name: 'dense/kernel', shape: [flat, ways] });
   paramSpecs.push({ name: 'dense/bias', shape: [ways] });
 
+  /** The flattened output of the 4 blocks, [batch, flat]. */
+  const features = (params: tf.Tensor[], x: tf.Tensor): tf.Tensor2D => {
+    checkParams(
+      model,
+      params.map((p) => p.shape),
+    );
+    let h = asBatch(x, inputShape, 'conv4') as tf.Tensor4D;
+    for (let b = 0; b < blocks; b++) {
+      const [kernel, bias, gamma, beta] = params.slice(4 * b, 4 * b + 4) as [
+        tf.Tensor4D,
+        tf.Tensor1D,
+        tf.Tensor1D,
+        tf.Tensor1D,
+      ];
+      // The conv bias is added inside the fused batch-norm kernel (where the batch mean cancels it).
+      const z = tf.conv2d(h, kernel, 2, 'same');
+      h = ops.batchNormRelu(z, bias, gamma, beta, { epsilon: batchNormEpsilon }) as tf.Tensor4D;
+    }
+    return tf.reshape(h, [h.shape[0], flat]);
+  };
+  const head = (params: tf.Tensor[]) => ({
+    kernel: params[4 * blocks] as tf.Tensor,
+    bias: params[4 * blocks + 1] as tf.Tensor,
+  });
+
   const model: Model = {
     kind: 'conv4',
     task: 'classification',
@@ -71,33 +96,19 @@ export function createConv4(options: Conv4Options): Model {
       });
     },
     apply(params: tf.Tensor[], x: tf.Tensor): tf.Tensor {
-      checkParams(
-        model,
-        params.map((p) => p.shape),
-      );
       return tf.tidy(() => {
-        let h = asBatch(x, inputShape, 'conv4') as tf.Tensor4D;
-        for (let b = 0; b < blocks; b++) {
-          const [kernel, bias, gamma, beta] = params.slice(4 * b, 4 * b + 4) as [
-            tf.Tensor4D,
-            tf.Tensor1D,
-            tf.Tensor1D,
-            tf.Tensor1D,
-          ];
-          // The conv bias is added inside the fused batch-norm kernel (where the batch mean cancels it).
-          const z = tf.conv2d(h, kernel, 2, 'same');
-          h = ops.batchNormRelu(z, bias, gamma, beta, { epsilon: batchNormEpsilon }) as tf.Tensor4D;
-        }
-        const batch = h.shape[0];
-        return ops.dense(
-          tf.reshape(h, [batch, flat]),
-          params[4 * blocks] as tf.Tensor,
-          params[4 * blocks + 1] as tf.Tensor,
-        );
+        const { kernel, bias } = head(params);
+        return ops.dense(features(params, x), kernel, bias);
       });
     },
+    // Training fuses the dense head with the loss (one op, one gradient; the same arithmetic as apply + loss).
     loss(params: tf.Tensor[], x: tf.Tensor, y: tf.Tensor): tf.Scalar {
-      return tf.tidy(() => softmaxCrossEntropy(model.apply(params, x), y));
+      return tf.tidy(() => {
+        const f = features(params, x);
+        checkClassLabels(y, f.shape[0]);
+        const { kernel, bias } = head(params);
+        return ops.denseSoftmaxCrossEntropy(f, kernel, bias, y);
+      });
     },
   };
   return model;

@@ -1,12 +1,16 @@
 import { ops, tf } from '@reptile-bench/backend';
 
-/** Mean softmax cross-entropy of logits [batch, ways] against integer labels [batch]. */
-export function softmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
-  const [batch] = logits.shape as [number, number];
+/** Checks integer class labels for a batch of `batch` examples. */
+export function checkClassLabels(labels: tf.Tensor, batch: number): void {
   if (labels.rank !== 1 || labels.shape[0] !== batch)
     throw new Error(`classification loss: labels must have shape [${batch}], got [${labels.shape}]`);
   if (labels.dtype !== 'int32')
     throw new Error(`classification loss: labels must be int32, got ${labels.dtype}`);
+}
+
+/** Mean softmax cross-entropy of logits [batch, ways] against integer labels [batch]. */
+export function softmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
+  checkClassLabels(labels, logits.shape[0] as number);
   return ops.softmaxCrossEntropy(logits, labels);
 }
 

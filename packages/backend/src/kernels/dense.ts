@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { simdKernels } from './simd/runtime.ts';
-import { type TypedKernel, typedKernelConfigs } from './typed-kernel.ts';
-import { allocScratch, freeScratch } from './wasm-access.ts';
+import { type SimdKernels, simdKernels } from './simd/runtime.ts';
+import { type TypedKernel, typedKernelConfigs, type WasmTensor } from './typed-kernel.ts';
+import { allocScratch, freeScratch, type WasmBackend } from './wasm-access.ts';
 
 /**
  * A dense layer y = x·kernel + bias (x [m, k], kernel [k, n], bias [n]) as one kernel each way. tfjs's composite is
@@ -34,70 +34,113 @@ const forward: TypedKernel<NoAttrs> = {
   outputShapes: ({ x, kernel }) => [[x?.shape[0] ?? 0, kernel?.shape[1] ?? 0]],
   compute({ x, kernel, bias }, [y], shapes) {
     const [m, k, n] = dims(shapes);
-    const [a, w, b, out] = [x, kernel, bias, y] as Float32Array[] as [
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-    ];
-    for (let i = 0; i < m; i++)
-      for (let j = 0; j < n; j++) {
-        let sum = 0;
-        for (let p = 0; p < k; p++) sum += (a[i * k + p] as number) * (w[p * n + j] as number);
-        out[i * n + j] = sum + (b[j] as number);
-      }
+    denseForwardJs(
+      x as Float32Array,
+      kernel as Float32Array,
+      bias as Float32Array,
+      y as Float32Array,
+      m,
+      k,
+      n,
+    );
   },
 };
 
 const backward: TypedKernel<NoAttrs> = {
   name: denseGradName,
   wasm({ backend, inputs: { dy, x, kernel }, outputs: [dx, dkernel, dbias] }) {
-    const simd = simdKernels(backend);
-    if (simd === undefined || !dy || !x || !kernel || !dx || !dkernel || !dbias) return false;
-    const [m, k] = x.shape as [number, number];
-    const n = kernel.shape[1] as number;
-    const kernelT = allocScratch(backend, k * n);
-    try {
-      simd.transpose(kernel.address, kernelT.index << 2, k, n);
-      simd.gemm_nn(dy.address, kernelT.index << 2, dx.address, m, n, k, 0, 0);
-    } finally {
-      freeScratch(backend, kernelT);
-    }
-    simd.gemm_tn(x.address, dy.address, dkernel.address, k, m, n, 0, 0);
-    // Σ over the batch: a handful of values (views after every allocation: growing the heap detaches them).
-    const heap = backend.wasm.HEAPF32;
-    const [from, to] = [dy.address >> 2, dbias.address >> 2];
-    for (let j = 0; j < n; j++) {
-      let sum = 0;
-      for (let i = 0; i < m; i++) sum += heap[from + i * n + j] as number;
-      heap[to + j] = sum;
-    }
+    if (simdKernels(backend) === undefined || !dy || !x || !kernel || !dx || !dkernel || !dbias) return false;
+    denseBackwardWasm(backend, dy.address, x, kernel, dx.address, dkernel.address, dbias.address);
     return true;
   },
   outputShapes: ({ x, kernel }) => [x?.shape ?? [], kernel?.shape ?? [], [kernel?.shape[1] ?? 0]],
   compute({ dy, x, kernel }, [dx, dkernel, dbias], shapes) {
     const [m, k, n] = dims(shapes);
-    const [g, a, w] = [dy, x, kernel] as Float32Array[] as [Float32Array, Float32Array, Float32Array];
-    const [ga, gw, gb] = [dx, dkernel, dbias] as [Float32Array, Float32Array, Float32Array];
-    for (let i = 0; i < m; i++)
-      for (let p = 0; p < k; p++) {
-        let sum = 0;
-        for (let j = 0; j < n; j++) sum += (g[i * n + j] as number) * (w[p * n + j] as number);
-        ga[i * k + p] = sum;
-      }
-    for (let p = 0; p < k; p++)
-      for (let j = 0; j < n; j++) {
-        let sum = 0;
-        for (let i = 0; i < m; i++) sum += (a[i * k + p] as number) * (g[i * n + j] as number);
-        gw[p * n + j] = sum;
-      }
-    for (let j = 0; j < n; j++) {
-      let sum = 0;
-      for (let i = 0; i < m; i++) sum += g[i * n + j] as number;
-      gb[j] = sum;
-    }
+    // biome-ignore format: one argument per array
+    denseBackwardJs(dy as Float32Array, x as Float32Array, kernel as Float32Array, dx as Float32Array,
+      dkernel as Float32Array, dbias as Float32Array, m, k, n);
   },
 };
+
+/** y = x·w + b for x [m, k], w [k, n], b [n], accumulating in float64 (the JavaScript path). */
+export function denseForwardJs(
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array,
+  y: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+): void {
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let p = 0; p < k; p++) sum += (x[i * k + p] as number) * (w[p * n + j] as number);
+      y[i * n + j] = sum + (b[j] as number);
+    }
+}
+
+/** dx = dy·wᵀ, dw = xᵀ·dy, db = Σ rows of dy (the JavaScript path). */
+export function denseBackwardJs(
+  dy: Float32Array,
+  x: Float32Array,
+  w: Float32Array,
+  dx: Float32Array,
+  dw: Float32Array,
+  db: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+): void {
+  for (let i = 0; i < m; i++)
+    for (let p = 0; p < k; p++) {
+      let sum = 0;
+      for (let j = 0; j < n; j++) sum += (dy[i * n + j] as number) * (w[p * n + j] as number);
+      dx[i * k + p] = sum;
+    }
+  for (let p = 0; p < k; p++)
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let i = 0; i < m; i++) sum += (x[i * k + p] as number) * (dy[i * n + j] as number);
+      dw[p * n + j] = sum;
+    }
+  for (let j = 0; j < n; j++) {
+    let sum = 0;
+    for (let i = 0; i < m; i++) sum += dy[i * n + j] as number;
+    db[j] = sum;
+  }
+}
+
+/** The same on the SIMD kernels, from dy at byte address `dy` [m, n] into the byte addresses dx, dw, db. */
+export function denseBackwardWasm(
+  backend: WasmBackend,
+  dy: number,
+  x: WasmTensor,
+  kernel: WasmTensor,
+  dx: number,
+  dw: number,
+  db: number,
+): void {
+  const simd = simdKernels(backend) as SimdKernels;
+  const [m, k] = x.shape as [number, number];
+  const n = kernel.shape[1] as number;
+  const kernelT = allocScratch(backend, k * n);
+  try {
+    simd.transpose(kernel.address, kernelT.index << 2, k, n);
+    simd.gemm_nn(dy, kernelT.index << 2, dx, m, n, k, 0, 0);
+  } finally {
+    freeScratch(backend, kernelT);
+  }
+  simd.gemm_tn(x.address, dy, dw, k, m, n, 0, 0);
+  // Σ over the batch: a handful of values (views after every allocation: growing the heap detaches them).
+  const heap = backend.wasm.HEAPF32;
+  const [from, to] = [dy >> 2, db >> 2];
+  for (let j = 0; j < n; j++) {
+    let sum = 0;
+    for (let i = 0; i < m; i++) sum += heap[from + i * n + j] as number;
+    heap[to + j] = sum;
+  }
+}
 
 export const denseKernels = [...typedKernelConfigs(forward), ...typedKernelConfigs(backward)];
 
@@ -114,23 +157,29 @@ export const denseGradient: tf.GradConfig = {
 };
 
 /** x·kernel + bias for x [batch, in], kernel [in, out], bias [out]; differentiable in all three (first order). */
-export function dense(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor): tf.Tensor2D {
-  const [m, k] = x.shape;
+/** Checks the operands of a dense layer, with errors naming `op`. */
+export function checkDense(op: string, x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor): void {
+  const [, k] = x.shape;
   const [kk, n] = kernel.shape;
   if (x.rank !== 2 || kernel.rank !== 2 || k !== kk)
     throw new Error(
-      `dense: x must be [batch, ${kk ?? 'in'}] and kernel [in, out], got [${x.shape}] and [${kernel.shape}]`,
+      `${op}: x must be [batch, ${kk ?? 'in'}] and kernel [in, out], got [${x.shape}] and [${kernel.shape}]`,
     );
   if (bias.rank !== 1 || bias.shape[0] !== n)
-    throw new Error(`dense: bias must have shape [${n}] (kernel is [${kernel.shape}]), got [${bias.shape}]`);
+    throw new Error(`${op}: bias must have shape [${n}] (kernel is [${kernel.shape}]), got [${bias.shape}]`);
   for (const [name, t] of [
     ['x', x],
     ['kernel', kernel],
     ['bias', bias],
   ] as const) {
-    if (t.dtype !== 'float32') throw new Error(`dense: ${name} must be float32, got ${t.dtype}`);
+    if (t.dtype !== 'float32') throw new Error(`${op}: ${name} must be float32, got ${t.dtype}`);
   }
-  if (m === 0 || tf.getKernel(denseName, tf.getBackend()) === undefined)
+}
+
+/** x·kernel + bias for x [batch, in], kernel [in, out], bias [out]; differentiable in all three (first order). */
+export function dense(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor): tf.Tensor2D {
+  checkDense('dense', x, kernel, bias);
+  if (x.shape[0] === 0 || tf.getKernel(denseName, tf.getBackend()) === undefined)
     return tf.add(tf.matMul(x as tf.Tensor2D, kernel as tf.Tensor2D), bias) as tf.Tensor2D;
   return tf.engine().runKernel(denseName, { x, kernel, bias }, {}) as tf.Tensor2D;
 }

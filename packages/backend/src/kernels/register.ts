@@ -12,6 +12,7 @@ import { adamUpdateKernels } from './adam.ts';
 import { batchNormReluGradient, batchNormReluKernels } from './batch-norm.ts';
 import { wasmConvKernels } from './conv2d.ts';
 import { denseGradient, denseKernels } from './dense.ts';
+import { denseCrossEntropyGradient, denseCrossEntropyKernels } from './dense-cross-entropy.ts';
 import { wasmIdentityKernel } from './identity.ts';
 import { wasmMatMulKernels } from './matmul.ts';
 import {
@@ -58,6 +59,7 @@ export function registerTrainingKernels(): void {
     wasmSumKernel(),
     ...batchNormReluKernels,
     ...denseKernels,
+    ...denseCrossEntropyKernels,
     ...softmaxCrossEntropyKernels,
     ...adamUpdateKernels,
     ...sgdUpdateKernels,
@@ -66,6 +68,7 @@ export function registerTrainingKernels(): void {
     replaceKernel(config);
   replaceGradient(batchNormReluGradient);
   replaceGradient(denseGradient);
+  replaceGradient(denseCrossEntropyGradient);
   replaceGradient(softmaxCrossEntropyGradient);
   replaceGradient(meanSquaredErrorGradient);
   replaceGradient(meanSquaredErrorGradGradient);

@@ -11,7 +11,7 @@ export const softmaxCrossEntropyName = 'SparseSoftmaxCrossEntropyMean';
 export const softmaxCrossEntropyGradName = 'SparseSoftmaxCrossEntropyMeanGrad';
 
 /** Softmax of each row into `out`; returns Σ over rows of log Σ exp(row) (the log-partition sum). */
-function softmaxRows(
+export function softmaxRows(
   l: Float32Array,
   out: Float32Array | undefined,
   batch: number,
@@ -52,18 +52,35 @@ const backward: TypedKernel<Record<string, never>> = {
   name: softmaxCrossEntropyGradName,
   outputShapes: ({ logits }) => [logits?.shape ?? []],
   compute({ logits, labels, dy }, [dlogits], shapes) {
-    const y = labels as Int32Array;
-    const out = dlogits as Float32Array;
     const [batch, classes] = shapes.logits as [number, number];
-    softmaxRows(logits as Float32Array, out, batch, classes, y);
-    const scale = ((dy as Float32Array)[0] as number) / batch;
-    for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) * scale;
-    for (let n = 0; n < batch; n++) {
-      const i = n * classes + (y[n] as number);
-      out[i] = (out[i] as number) - scale;
-    }
+    softmaxCrossEntropyGradRows(
+      logits as Float32Array,
+      dlogits as Float32Array,
+      batch,
+      classes,
+      labels as Int32Array,
+      (dy as Float32Array)[0] as number,
+    );
   },
 };
+
+/** The gradient of the mean cross-entropy with respect to the logits, (softmax − onehot)·dLoss / batch, into out. */
+export function softmaxCrossEntropyGradRows(
+  logits: Float32Array,
+  out: Float32Array,
+  batch: number,
+  classes: number,
+  labels: Int32Array,
+  dLoss: number,
+): void {
+  softmaxRows(logits, out, batch, classes, labels);
+  const scale = dLoss / batch;
+  for (let i = 0; i < batch * classes; i++) out[i] = (out[i] as number) * scale;
+  for (let n = 0; n < batch; n++) {
+    const i = n * classes + (labels[n] as number);
+    out[i] = (out[i] as number) - scale;
+  }
+}
 
 export const softmaxCrossEntropyKernels = [...typedKernelConfigs(forward), ...typedKernelConfigs(backward)];
 
@@ -110,15 +127,19 @@ function composite(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
   });
 }
 
+/** Checks class labels for `batch` rows, with errors naming `op`. */
+export function checkLabels(op: string, batch: number, labels: tf.Tensor): void {
+  if (labels.rank !== 1 || labels.shape[0] !== batch)
+    throw new Error(`${op}: labels must have shape [${batch}], got [${labels.shape}]`);
+  if (labels.dtype !== 'int32') throw new Error(`${op}: labels must be int32, got ${labels.dtype}`);
+}
+
 /** Mean softmax cross-entropy; labels are class indices (int32). Differentiable in the logits. */
 export function softmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
   if (logits.rank !== 2)
     throw new Error(`softmaxCrossEntropy: logits must be [batch, classes], got [${logits.shape}]`);
   const [batch] = logits.shape as [number, number];
-  if (labels.rank !== 1 || labels.shape[0] !== batch)
-    throw new Error(`softmaxCrossEntropy: labels must have shape [${batch}], got [${labels.shape}]`);
-  if (labels.dtype !== 'int32')
-    throw new Error(`softmaxCrossEntropy: labels must be int32, got ${labels.dtype}`);
+  checkLabels('softmaxCrossEntropy', batch, labels);
   if (logits.dtype !== 'float32')
     throw new Error(`softmaxCrossEntropy: logits must be float32, got ${logits.dtype}`);
   if (tf.getKernel(softmaxCrossEntropyName, tf.getBackend()) === undefined)
