@@ -412,6 +412,55 @@ describe('batchNormRelu', () => {
     );
   });
 
+  // the gradient finds its forward pass's statistics by the call, not by the input: two calls on one x
+  for (const [label, c] of [
+    ['two batch norms of one input (SIMD path)', 8],
+    ['two batch norms of one input (scalar path)', 3],
+  ] as const) {
+    it(label, async () => {
+      const shape = [5, 3, c];
+      const bn = (x: Float64Array, gamma: Float64Array, beta: Float64Array) =>
+        batchNormRelu64(x, new Float64Array(c), gamma, beta, 1e-3, true);
+      await checkOp({
+        name: `batchNormRelu ${label}`,
+        inputs: [
+          { shape, values: randomValues(`${label}/x`, 15 * c, -2, 3) },
+          { shape: [c], values: randomValues(`${label}/gamma1`, c, 0.5, 1.5) },
+          { shape: [c], values: randomValues(`${label}/beta1`, c) },
+          { shape: [c], values: randomValues(`${label}/gamma2`, c, -1.5, -0.5) },
+          { shape: [c], values: randomValues(`${label}/beta2`, c, 0, 2) },
+        ],
+        reference: ([x, g1, b1, g2, b2]) => {
+          const first = bn(x as Float64Array, g1 as Float64Array, b1 as Float64Array);
+          const second = bn(x as Float64Array, g2 as Float64Array, b2 as Float64Array);
+          return first.map((v, i) => v + 2 * (second[i] as number));
+        },
+        run: ([x, g1, b1, g2, b2]) => {
+          const bias = tf.zeros([c]);
+          const first = ops.batchNormRelu(x as tf.Tensor, bias, g1 as tf.Tensor, b1 as tf.Tensor);
+          const second = ops.batchNormRelu(x as tf.Tensor, bias, g2 as tf.Tensor, b2 as tf.Tensor);
+          return tf.add(first, tf.mul(second, 2));
+        },
+      });
+    });
+  }
+
+  it('the gradient kernel refuses to run without its forward pass', async () => {
+    for (const backend of ['wasm', 'cpu'] as const) {
+      await initBackend(backend);
+      expect(() =>
+        tf.engine().runKernel(
+          'BatchNormReluTrainingGrad',
+          { dy: tf.ones([2, 4]), x: tf.ones([2, 4]) },
+          {
+            epsilon: 1e-3,
+            relu: true,
+          },
+        ),
+      ).toThrow('BatchNormReluTrainingGrad: no statistics from its forward pass');
+    }
+  });
+
   it('rejects parameters of the wrong shape', async () => {
     await initBackend('wasm');
     const x = tf.zeros([2, 4]);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type SimdKernels, simdKernels } from './simd/runtime.ts';
-import { type TypedKernel, typedKernelConfigs, type WasmTensor } from './typed-kernel.ts';
-import { allocScratch, freeScratch, type Scratch, type WasmBackend } from './wasm-access.ts';
+import { simdKernels } from './simd/runtime.ts';
+import { type TypedKernel, typedKernelConfigs } from './typed-kernel.ts';
+import { allocScratch, freeScratch } from './wasm-access.ts';
 
 /**
  * Batch norm with batch statistics, fused with the conv bias before it and the ReLU after it:
@@ -20,43 +20,31 @@ export interface BatchNormReluAttrs {
 }
 
 /**
- * Batch statistics of the forward passes on wasm, kept for their gradients: [mean (c), 1/√(var + ε) (c)] on the
- * wasm heap, keyed by the output's data id (tfjs never reuses one). A second output would be simpler, but tfjs
- * then builds a zero tensor as its gradient on every backward pass, and clones it for the tape on every forward
- * pass: ~20 µs a layer. The gradient takes (and frees) its entry; without one it recomputes the statistics.
- * At most `keptStatsLimit` entries stay (the oldest is freed), so inference-only use holds a few kilobytes.
+ * What a forward pass leaves for its gradient: the batch statistics and the affine map of the normalisation,
+ * y = relu(x·scale + shift) — from the SIMD path as float32 [mean, inv, scale, shift] (4c floats, exactly what
+ * the forward used), from the JavaScript path in float64. Kept in a WeakMap keyed by the op's attributes object,
+ * which tfjs hands, unchanged, to the forward kernel, the tape and the gradient: so an entry lives exactly as long
+ * as the tape node that needs it (or, outside a gradient, until the call returns), and each call has its own.
+ * This is why the gradient needs only x saved: tfjs clones every saved tensor and records each clone on the tape
+ * (~4 µs a tensor a step), and a second output would make it build a zero gradient for it on every backward pass.
  */
-const keptStatsLimit = 32;
-const keptStats = new WeakMap<WasmBackend, Map<object, Scratch>>();
+type KeptStats =
+  | { simd: Float32Array }
+  | { js: { mean: Float64Array; invStd: Float64Array; scale: Float64Array; shift: Float64Array } };
+const keptStats = new WeakMap<object, KeptStats>();
 
-function statsCache(backend: WasmBackend): Map<object, Scratch> {
-  let cache = keptStats.get(backend);
-  if (cache === undefined) {
-    cache = new Map();
-    keptStats.set(backend, cache);
-  }
-  return cache;
-}
-
-function keepStats(backend: WasmBackend, y: object, stats: Scratch): void {
-  const cache = statsCache(backend);
-  cache.set(y, stats);
-  for (const [key, entry] of cache) {
-    if (cache.size <= keptStatsLimit) break;
-    freeScratch(backend, entry);
-    cache.delete(key);
-  }
-}
-
-function takeStats(backend: WasmBackend, y: object): Scratch | undefined {
-  const cache = statsCache(backend);
-  const stats = cache.get(y);
-  cache.delete(y);
+function statsOf(attrs: object): KeptStats {
+  const stats = keptStats.get(attrs);
+  if (stats === undefined)
+    throw new Error(
+      `${batchNormReluGradName}: no statistics from its forward pass; the kernel runs only as the gradient of ops.batchNormRelu`,
+    );
   return stats;
 }
 
-/** Per-channel mean and 1/√(var + ε) of x [m, c], in float64 (the JavaScript path's statistics). */
-function batchStats(xs: Float32Array, c: number, epsilon: number) {
+/** Per-channel statistics and the affine map of x [m, c] in float64 (the JavaScript path). */
+function batchStats(xs: Float32Array, gamma: Float32Array, beta: Float32Array, epsilon: number) {
+  const c = gamma.length;
   const m = xs.length / c;
   const sum = new Float64Array(c);
   for (let i = 0; i < xs.length; i += c)
@@ -71,145 +59,123 @@ function batchStats(xs: Float32Array, c: number, epsilon: number) {
     }
   }
   const invStd = new Float64Array(c);
-  for (let k = 0; k < c; k++) invStd[k] = 1 / Math.sqrt((sq[k] as number) / m + epsilon);
-  return { mean, invStd };
+  const scale = new Float64Array(c);
+  const shift = new Float64Array(c);
+  for (let k = 0; k < c; k++) {
+    invStd[k] = 1 / Math.sqrt((sq[k] as number) / m + epsilon);
+    scale[k] = (gamma[k] as number) * (invStd[k] as number);
+    shift[k] = beta[k] as number;
+  }
+  return { mean, invStd, scale, shift };
 }
+
+/** The JavaScript path's pre-activation, (x − mean)·scale + shift, in float64 (the forward and its gradient). */
+const preActivation = (
+  stats: { mean: Float64Array; scale: Float64Array; shift: Float64Array },
+  x: number,
+  k: number,
+) => (x - (stats.mean[k] as number)) * (stats.scale[k] as number) + (stats.shift[k] as number);
 
 /** The SIMD path needs whole groups of 4 channels. */
 const simdChannels = (c: number) => c % 4 === 0;
 
-/** Runs bn_forward on x into y, with the statistics written to `stats` (2c floats). */
-function simdForward(
-  backend: WasmBackend,
-  x: WasmTensor,
-  gamma: WasmTensor,
-  beta: WasmTensor,
-  y: number,
-  stats: Scratch,
-  { epsilon, relu }: BatchNormReluAttrs,
-): void {
-  const simd = simdKernels(backend) as SimdKernels;
-  const c = gamma.shape[0] ?? 0;
-  const m = x.shape.reduce((p, d) => p * d, 1) / c;
-  const scratch = allocScratch(backend, 2 * c);
-  try {
-    // biome-ignore format: one argument per kernel parameter
-    simd.bn_forward(x.address, m, c, gamma.address, beta.address, epsilon, relu ? 1 : 0, y, stats.index << 2,
-      scratch.index << 2);
-  } finally {
-    freeScratch(backend, scratch);
-  }
-}
-
 const forward: TypedKernel<BatchNormReluAttrs> = {
   name: batchNormReluName,
   wasm({ backend, inputs: { x, gamma, beta }, outputs: [y], attrs }) {
+    const simd = simdKernels(backend);
     const c = gamma?.shape[0] ?? 0;
-    if (simdKernels(backend) === undefined || !simdChannels(c) || !x || !gamma || !beta || !y) return false;
-    const stats = allocScratch(backend, 2 * c);
+    if (simd === undefined || !simdChannels(c) || !x || !gamma || !beta || !y) return false;
+    const m = x.shape.reduce((p, d) => p * d, 1) / c;
+    // [mean, inv] then bn_forward's scratch [scale, shift]: all four are kept
+    const stats = allocScratch(backend, 4 * c);
     try {
-      simdForward(backend, x, gamma, beta, y.address, stats, attrs);
-    } catch (error) {
+      // biome-ignore format: one argument per kernel parameter
+      simd.bn_forward(x.address, m, c, gamma.address, beta.address, attrs.epsilon, attrs.relu ? 1 : 0, y.address,
+        stats.index << 2, (stats.index + 2 * c) << 2);
+      keptStats.set(attrs, { simd: backend.wasm.HEAPF32.slice(stats.index, stats.index + 4 * c) });
+    } finally {
       freeScratch(backend, stats);
-      throw error;
     }
-    keepStats(backend, y.dataId, stats);
     return true;
   },
   outputShapes: ({ x }) => [x?.shape ?? []],
   // The bias is an input only for its gradient: x + bias − mean(x + bias) = x − mean(x), so it never reaches y.
-  compute({ x, gamma, beta }, [y], _shapes, { epsilon, relu }) {
+  compute({ x, gamma, beta }, [y], _shapes, attrs) {
     const xs = x as Float32Array;
-    const g = gamma as Float32Array;
-    const b = beta as Float32Array;
     const out = y as Float32Array;
-    const c = g.length;
-    const { mean, invStd } = batchStats(xs, c, epsilon);
-    const scale = new Float64Array(c);
-    for (let k = 0; k < c; k++) scale[k] = (g[k] as number) * (invStd[k] as number);
+    const stats = batchStats(xs, gamma as Float32Array, beta as Float32Array, attrs.epsilon);
+    const c = stats.mean.length;
     for (let i = 0; i < xs.length; i += c) {
       for (let k = 0; k < c; k++) {
-        const v = ((xs[i + k] as number) - (mean[k] as number)) * (scale[k] as number) + (b[k] as number);
-        out[i + k] = relu && v < 0 ? 0 : v;
+        const v = preActivation(stats, xs[i + k] as number, k);
+        out[i + k] = attrs.relu && v < 0 ? 0 : v;
       }
     }
+    keptStats.set(attrs, { js: stats });
   },
 };
 
 const backward: TypedKernel<BatchNormReluAttrs> = {
   name: batchNormReluGradName,
-  wasm({ backend, inputs: { dy, x, gamma, y }, outputs: [dx, dbias, dgamma, dbeta], attrs }) {
+  wasm({ backend, inputs: { dy, x }, outputs: [dx, dbias, dgamma, dbeta], attrs }) {
     const simd = simdKernels(backend);
-    const c = gamma?.shape[0] ?? 0;
-    if (
-      simd === undefined ||
-      !simdChannels(c) ||
-      !dy ||
-      !x ||
-      !gamma ||
-      !y ||
-      !dx ||
-      !dbias ||
-      !dgamma ||
-      !dbeta
-    )
+    const stats = statsOf(attrs);
+    if (simd === undefined || !('simd' in stats) || !dy || !x || !dx || !dbias || !dgamma || !dbeta)
       return false;
+    const c = stats.simd.length / 4;
     const m = x.shape.reduce((p, d) => p * d, 1) / c;
-    let stats = takeStats(backend, y.dataId);
-    const scratch = allocScratch(backend, Math.max(3 * c, stats === undefined ? m * c : 0));
+    const scratch = allocScratch(backend, 4 * c + 3 * c);
     try {
-      if (stats === undefined) {
-        // Not kept (evicted, or the gradient is taken twice): the forward pass again, into scratch.
-        stats = allocScratch(backend, 2 * c);
-        simdForward(backend, x, gamma, gamma, scratch.index << 2, stats, attrs);
-      }
+      backend.wasm.HEAPF32.set(stats.simd, scratch.index);
       // biome-ignore format: one argument per kernel parameter
-      simd.bn_backward(dy.address, x.address, y.address, m, c, gamma.address, stats.index << 2,
-        attrs.relu ? 1 : 0, dx.address, dbias.address, dgamma.address, dbeta.address, scratch.index << 2);
+      simd.bn_backward(dy.address, x.address, m, c, scratch.index << 2, attrs.relu ? 1 : 0, dx.address,
+        dbias.address, dgamma.address, dbeta.address, (scratch.index + 4 * c) << 2);
     } finally {
       freeScratch(backend, scratch);
-      if (stats !== undefined) freeScratch(backend, stats);
     }
     return true;
   },
-  outputShapes: ({ x, gamma }) => {
-    const c = gamma?.shape[0] ?? 0;
+  outputShapes: ({ x }) => {
+    const c = x?.shape[x.shape.length - 1] ?? 0;
     return [x?.shape ?? [], [c], [c], [c]];
   },
-  compute({ dy, x, gamma, y }, [dx, dbias, dgamma, dbeta], _shapes, { epsilon, relu }) {
+  compute({ dy, x }, [dx, dbias, dgamma, dbeta], _shapes, attrs) {
+    const kept = statsOf(attrs);
+    if (!('js' in kept)) throw new Error(`${batchNormReluGradName}: statistics of another path`);
+    const stats = kept.js;
     const d = dy as Float32Array;
     const xs = x as Float32Array;
-    const ys = y as Float32Array;
-    const g = gamma as Float32Array;
     const out = dx as Float32Array;
-    const c = g.length;
+    const c = stats.mean.length;
     const m = xs.length / c;
-    // The forward pass's statistics, recomputed the same way (the reference path keeps nothing between kernels).
-    const { mean, invStd } = batchStats(xs, c, epsilon);
+    // dz = dy where the forward's ReLU passed the value (its output, rounded to float32, was > 0)
+    const dzAt = (i: number, k: number) =>
+      attrs.relu && !(Math.fround(preActivation(stats, xs[i + k] as number, k)) > 0)
+        ? 0
+        : (d[i + k] as number);
     const sumDz = new Float64Array(c);
     const sumDzXhat = new Float64Array(c);
     for (let i = 0; i < xs.length; i += c) {
       for (let k = 0; k < c; k++) {
-        const dz = relu && !((ys[i + k] as number) > 0) ? 0 : (d[i + k] as number);
-        const xhat = ((xs[i + k] as number) - (mean[k] as number)) * (invStd[k] as number);
+        const dz = dzAt(i, k);
+        const xhat = ((xs[i + k] as number) - (stats.mean[k] as number)) * (stats.invStd[k] as number);
         sumDz[k] = (sumDz[k] as number) + dz;
         sumDzXhat[k] = (sumDzXhat[k] as number) + dz * xhat;
       }
     }
-    const coef = new Float64Array(c);
     const meanDz = new Float64Array(c);
     const meanDzXhat = new Float64Array(c);
     for (let k = 0; k < c; k++) {
-      coef[k] = (g[k] as number) * (invStd[k] as number);
       meanDz[k] = (sumDz[k] as number) / m;
       meanDzXhat[k] = (sumDzXhat[k] as number) / m;
     }
     const sumDx = new Float64Array(c);
     for (let i = 0; i < xs.length; i += c) {
       for (let k = 0; k < c; k++) {
-        const dz = relu && !((ys[i + k] as number) > 0) ? 0 : (d[i + k] as number);
-        const xhat = ((xs[i + k] as number) - (mean[k] as number)) * (invStd[k] as number);
-        const v = (coef[k] as number) * (dz - (meanDz[k] as number) - xhat * (meanDzXhat[k] as number));
+        const xhat = ((xs[i + k] as number) - (stats.mean[k] as number)) * (stats.invStd[k] as number);
+        const v =
+          (stats.scale[k] as number) *
+          (dzAt(i, k) - (meanDz[k] as number) - xhat * (meanDzXhat[k] as number));
         out[i + k] = v;
         sumDx[k] = (sumDx[k] as number) + v;
       }
@@ -229,13 +195,12 @@ export const batchNormReluKernels = [...typedKernelConfigs(forward), ...typedKer
 
 export const batchNormReluGradient: tf.GradConfig = {
   kernelName: batchNormReluName,
-  inputsToSave: ['x', 'gamma'],
-  outputsToSave: [true],
+  inputsToSave: ['x'],
   gradFunc: (dy, saved, attrs) => {
-    const [x, gamma, y] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const [x] = saved as [tf.Tensor];
     const [dx, dbias, dgamma, dbeta] = tf
       .engine()
-      .runKernel(batchNormReluGradName, { dy: dy as tf.Tensor, x, gamma, y }, attrs) as tf.Tensor[];
+      .runKernel(batchNormReluGradName, { dy: dy as tf.Tensor, x }, attrs) as tf.Tensor[];
     return {
       x: () => dx as tf.Tensor,
       bias: () => dbias as tf.Tensor,

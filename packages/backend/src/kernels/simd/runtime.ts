@@ -9,8 +9,8 @@ export interface SimdKernels {
   bn_forward(x: number, m: number, c: number, gamma: number, beta: number, eps: number, relu: number, y: number,
     stats: number, scratch: number): void;
   // biome-ignore format: one parameter per wasm argument
-  bn_backward(dy: number, x: number, y: number, m: number, c: number, gamma: number, stats: number, relu: number,
-    dx: number, dbias: number, dgamma: number, dbeta: number, scratch: number): void;
+  bn_backward(dy: number, x: number, m: number, c: number, stats: number, relu: number, dx: number, dbias: number,
+    dgamma: number, dbeta: number, scratch: number): void;
   // biome-ignore format: one parameter per wasm argument
   adam(p: number, g: number, v: number, mom: number, n: number, step: number, beta1: number, beta2: number,
     eps: number, pOut: number, vOut: number, mOut: number): void;

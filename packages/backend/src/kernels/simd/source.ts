@@ -58,8 +58,14 @@ const elemAt = (base: string, row: number) =>
 const channels = (body: string) => loop('k', '(i32.const 0)', get('row'), '(i32.const 16)', body);
 
 /** dz = dy, or dy where y > 0 when the ReLU is fused (notRelu is all ones without ReLU). */
+/**
+ * dz for row `row` from its x in $xr: dy where the forward pass's ReLU let the value through, that is where
+ * x·scale + shift > 0 (the forward's own arithmetic on the same numbers, so the same mask), or dy everywhere
+ * without ReLU (notRelu all ones).
+ */
 const reluGatedAt = (row: number) => `(v128.and (v128.load ${elemAt('dy', row)})
-        (v128.or (f32x4.gt (v128.load ${elemAt('y', row)}) ${get('zero')}) ${get('notRelu')}))`;
+        (v128.or (f32x4.gt (f32x4.add (f32x4.mul ${get('xr')} ${get('sc')}) ${get('sh')}) ${get('zero')})
+          ${get('notRelu')}))`;
 
 /**
  * Per-channel passes over x [m, c] with the per-channel values in registers: channels go in blocks of `width`
@@ -105,7 +111,7 @@ const vectorLocals = (names: string[]) =>
 
 const batchNormForward = `
   ;; y = relu(γ · (x − mean) / √(var + ε) + β) over the rows of x [m, c]; stats = [mean (c), 1/√(var + ε) (c)];
-  ;; scratch holds 2c floats (scale, shift).
+  ;; scratch gets the 2c floats scale = γ/√(var + ε) and shift = β − mean·scale, with y = relu(x·scale + shift).
   (func (export "bn_forward")
     (param $x i32) (param $m i32) (param $c i32) (param $gamma i32) (param $beta i32) (param $eps f32)
     (param $relu i32) (param $y i32) (param $stats i32) (param $scratch i32)
@@ -162,10 +168,12 @@ const sumOverRows = (rows: number, term: (r: number) => string) =>
 /** bn_backward pass 1 for `rows` rows: dz and x − mean per row, then Σ dz and Σ dz·(x − mean) into memory. */
 const bnSums = (rows: number) => `
       (local.set $mu (v128.load ${chan('mean')}))
+      (local.set $sc (v128.load ${chan('scale')})) (local.set $sh (v128.load ${chan('shift')}))
       ${bnRowIndices(rows)
         .map(
-          (r) => `(local.set $dz${r} ${reluGatedAt(r)})
-      (local.set $xc${r} (f32x4.sub (v128.load ${elemAt('x', r)}) ${get('mu')}))`,
+          (r) => `(local.set $xr (v128.load ${elemAt('x', r)}))
+      (local.set $dz${r} ${reluGatedAt(r)})
+      (local.set $xc${r} (f32x4.sub ${get('xr')} ${get('mu')}))`,
         )
         .join('\n')}
       (v128.store ${chan('dbeta')} (f32x4.add (v128.load ${chan('dbeta')}) ${sumOverRows(rows, (r) => get(`dz${r}`))}))
@@ -176,11 +184,12 @@ const bnSums = (rows: number) => `
 const bnDx = (rows: number) => `
       (local.set $mu (v128.load ${chan('mean')})) (local.set $a (v128.load ${chan('ca')}))
       (local.set $b (v128.load ${chan('cb')})) (local.set $c0 (v128.load ${chan('cc')}))
+      (local.set $sc (v128.load ${chan('scale')})) (local.set $sh (v128.load ${chan('shift')}))
       ${bnRowIndices(rows)
         .map(
-          (r) => `(local.set $v${r} (f32x4.add
-        (f32x4.add (f32x4.mul ${get('a')} ${reluGatedAt(r)})
-          (f32x4.mul ${get('b')} (f32x4.sub (v128.load ${elemAt('x', r)}) ${get('mu')})))
+          (r) => `(local.set $xr (v128.load ${elemAt('x', r)}))
+      (local.set $v${r} (f32x4.add
+        (f32x4.add (f32x4.mul ${get('a')} ${reluGatedAt(r)}) (f32x4.mul ${get('b')} (f32x4.sub ${get('xr')} ${get('mu')})))
         ${get('c0')}))
       (v128.store ${elemAt('dx', r)} ${get(`v${r}`)})`,
         )
@@ -188,23 +197,26 @@ const bnDx = (rows: number) => `
       (v128.store ${chan('dbias')} (f32x4.add (v128.load ${chan('dbias')}) ${sumOverRows(rows, (r) => get(`v${r}`))}))`;
 
 const batchNormBackward = `
-  ;; Gradients of bn_forward given dy: with dz = dy (· [y > 0] under ReLU) and x̂ = (x − mean)·inv,
-  ;; dβ = Σ dz, dγ = Σ dz·x̂, dx = γ·inv·(dz − mean(dz) − x̂·mean(dz·x̂)), dbias = Σ dx.
-  ;; scratch holds 3c floats (the per-channel coefficients of dx = a·dz + b·(x − mean) + c0).
+  ;; Gradients of bn_forward given dy: with dz = dy (· [x·scale + shift > 0] under ReLU) and x̂ = (x − mean)·inv,
+  ;; dβ = Σ dz, dγ = Σ dz·x̂, dx = γ·inv·(dz − mean(dz) − x̂·mean(dz·x̂)), dbias = Σ dx. stats = the forward's
+  ;; [mean, inv, scale, shift] (4c floats; scale = γ·inv); scratch holds 3c floats (the per-channel coefficients of
+  ;; dx = a·dz + b·(x − mean) + c0).
   (func (export "bn_backward")
-    (param $dy i32) (param $x i32) (param $y i32) (param $m i32) (param $c i32) (param $gamma i32)
-    (param $stats i32) (param $relu i32) (param $dx i32) (param $dbias i32) (param $dgamma i32)
-    (param $dbeta i32) (param $scratch i32)
+    (param $dy i32) (param $x i32) (param $m i32) (param $c i32) (param $stats i32) (param $relu i32)
+    (param $dx i32) (param $dbias i32) (param $dgamma i32) (param $dbeta i32) (param $scratch i32)
     (local $row i32) (local $total i32) (local $o i32) (local $k i32)
-    (local $mean i32) (local $inv i32) (local $ca i32) (local $cb i32) (local $cc i32)
+    (local $mean i32) (local $inv i32) (local $scale i32) (local $shift i32) (local $ca i32) (local $cb i32) (local $cc i32)
     (local $mf v128) (local $zero v128) (local $notRelu v128)
     (local $a v128) (local $iv v128) (local $v v128) (local $mu v128) (local $b v128) (local $c0 v128)
+    (local $xr v128) (local $sc v128) (local $sh v128)
     ${bnRowIndices(bnRows)
       .map((r) => `(local $dz${r} v128) (local $xc${r} v128) (local $v${r} v128)`)
       .join(' ')}
     ${rowSetup}
     (local.set $mean ${get('stats')})
     (local.set $inv ${add(get('stats'), get('row'))})
+    (local.set $scale ${add(get('stats'), mul(get('row'), '(i32.const 2)'))})
+    (local.set $shift ${add(get('stats'), mul(get('row'), '(i32.const 3)'))})
     (local.set $ca ${get('scratch')})
     (local.set $cb ${add(get('scratch'), get('row'))})
     (local.set $cc ${add(get('scratch'), mul(get('row'), '(i32.const 2)'))})
@@ -218,7 +230,7 @@ const batchNormBackward = `
       (local.set $iv (v128.load ${chan('inv')}))
       (local.set $v (f32x4.mul (v128.load ${chan('dgamma')}) ${get('iv')}))
       (v128.store ${chan('dgamma')} ${get('v')})
-      (local.set $a (f32x4.mul (v128.load ${chan('gamma')}) ${get('iv')}))
+      (local.set $a (v128.load ${chan('scale')}))
       (v128.store ${chan('ca')} ${get('a')})
       (v128.store ${chan('cb')} (f32x4.neg (f32x4.mul (f32x4.mul ${get('a')} (f32x4.div ${get('v')} ${get('mf')})) ${get('iv')})))
       (v128.store ${chan('cc')} (f32x4.neg (f32x4.mul ${get('a')} (f32x4.div (v128.load ${chan('dbeta')}) ${get('mf')}))))`)}
