@@ -54,11 +54,10 @@ export interface TypedKernel<A extends object> {
   ): void;
 }
 
-/** A tensor as a wasm kernel sees it: its byte address in the wasm memory, shape and tfjs data id. */
+/** A tensor as a wasm kernel sees it: its byte address in the wasm memory and its shape. */
 export interface WasmTensor {
   address: number;
   shape: number[];
-  dataId: object;
 }
 
 /** Byte addresses of a kernel's tensors in the wasm memory. */
@@ -121,13 +120,9 @@ function wasmKernelFunc<A extends object>(kernel: TypedKernel<A>): KernelFunc {
       const inputs: WasmKernelContext<A>['inputs'] = {};
       for (const key in named) {
         const info = named[key] as TensorInfo;
-        inputs[key] = { address: wasmAddress(backend, info), shape: info.shape, dataId: info.dataId };
+        inputs[key] = { address: wasmAddress(backend, info), shape: info.shape };
       }
-      const outputs = outInfos.map((info) => ({
-        address: wasmAddress(backend, info),
-        shape: info.shape,
-        dataId: info.dataId,
-      }));
+      const outputs = outInfos.map((info) => ({ address: wasmAddress(backend, info), shape: info.shape }));
       if (kernel.wasm({ backend, inputs, outputs, attrs: a }))
         return outInfos.length === 1 ? (outInfos[0] as TensorInfo) : outInfos;
     }
