@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkDense, dense, denseBackwardJs, denseBackwardWasm, denseForwardJs } from './dense.ts';
+import {
+  checkDense,
+  dense,
+  denseBackwardJs,
+  denseBackwardWasm,
+  denseDims,
+  denseForwardJs,
+  denseGradShapes,
+} from './dense.ts';
 import { type SimdKernels, simdKernels } from './simd/runtime.ts';
 import {
   checkLabels,
@@ -37,11 +45,6 @@ const floats = (backend: WasmBackend, scratch: Scratch) =>
 const labelsOf = (backend: WasmBackend, labels: WasmTensor) =>
   new Int32Array(backend.wasm.HEAPF32.buffer, labels.address, labels.shape[0] ?? 0);
 
-function dims(shapes: Record<string, number[]>): [number, number, number] {
-  const [m, k] = shapes.x as [number, number];
-  return [m, k, (shapes.kernel as [number, number])[1]];
-}
-
 const forward: TypedKernel<NoAttrs> = {
   name: denseCrossEntropyName,
   wasm({ backend, inputs: { x, kernel, bias, labels }, outputs: [loss] }) {
@@ -58,7 +61,7 @@ const forward: TypedKernel<NoAttrs> = {
   },
   outputShapes: () => [[]],
   compute({ x, kernel, bias, labels }, [loss], shapes) {
-    const [m, k, n] = dims(shapes);
+    const [m, k, n] = denseDims(shapes);
     const logits = new Float32Array(m * n);
     denseForwardJs(x as Float32Array, kernel as Float32Array, bias as Float32Array, logits, m, k, n);
     (loss as Float32Array)[0] = softmaxRows(logits, undefined, m, n, labels as Int32Array) / m;
@@ -85,9 +88,9 @@ const backward: TypedKernel<NoAttrs> = {
     }
     return true;
   },
-  outputShapes: ({ x, kernel }) => [x?.shape ?? [], kernel?.shape ?? [], [kernel?.shape[1] ?? 0]],
+  outputShapes: denseGradShapes,
   compute({ x, kernel, bias, labels, dy }, [dx, dkernel, dbias], shapes) {
-    const [m, k, n] = dims(shapes);
+    const [m, k, n] = denseDims(shapes);
     const logits = new Float32Array(m * n);
     denseForwardJs(x as Float32Array, kernel as Float32Array, bias as Float32Array, logits, m, k, n);
     const dlogits = new Float32Array(m * n);

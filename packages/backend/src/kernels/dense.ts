@@ -15,10 +15,16 @@ export const denseGradName = 'DenseBiasGrad';
 
 type NoAttrs = Record<string, never>;
 
-function dims(shapes: Record<string, number[]>): [number, number, number] {
+/** [m, k, n] of a dense layer from its input shapes (x [m, k], kernel [k, n]). */
+export function denseDims(shapes: Record<string, number[]>): [number, number, number] {
   const [m, k] = shapes.x as [number, number];
   const n = (shapes.kernel as [number, number])[1];
   return [m, k, n];
+}
+
+/** The shapes of dx, dkernel and dbias. */
+export function denseGradShapes({ x, kernel }: Record<string, { shape: number[] } | undefined>): number[][] {
+  return [x?.shape ?? [], kernel?.shape ?? [], [kernel?.shape[1] ?? 0]];
 }
 
 const forward: TypedKernel<NoAttrs> = {
@@ -33,7 +39,7 @@ const forward: TypedKernel<NoAttrs> = {
   },
   outputShapes: ({ x, kernel }) => [[x?.shape[0] ?? 0, kernel?.shape[1] ?? 0]],
   compute({ x, kernel, bias }, [y], shapes) {
-    const [m, k, n] = dims(shapes);
+    const [m, k, n] = denseDims(shapes);
     denseForwardJs(
       x as Float32Array,
       kernel as Float32Array,
@@ -53,9 +59,9 @@ const backward: TypedKernel<NoAttrs> = {
     denseBackwardWasm(backend, dy.address, x, kernel, dx.address, dkernel.address, dbias.address);
     return true;
   },
-  outputShapes: ({ x, kernel }) => [x?.shape ?? [], kernel?.shape ?? [], [kernel?.shape[1] ?? 0]],
+  outputShapes: denseGradShapes,
   compute({ dy, x, kernel }, [dx, dkernel, dbias], shapes) {
-    const [m, k, n] = dims(shapes);
+    const [m, k, n] = denseDims(shapes);
     // biome-ignore format: one argument per array
     denseBackwardJs(dy as Float32Array, x as Float32Array, kernel as Float32Array, dx as Float32Array,
       dkernel as Float32Array, dbias as Float32Array, m, k, n);

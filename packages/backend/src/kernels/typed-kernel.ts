@@ -91,13 +91,13 @@ function reusable(
   index: number,
   shape: number[],
   inputs: Record<string, TensorInfo>,
-  refCount: (dataId: object) => number,
+  backend: WasmBackend,
 ): TensorInfo | undefined {
   const name = reuse?.[index];
   const input = name === undefined ? undefined : inputs[name];
   if (input === undefined || input.dtype !== 'float32' || !util.arraysEqual(input.shape, shape))
     return undefined;
-  return refCount(input.dataId) === 1 ? input : undefined;
+  return backend.refCount(input.dataId) === 1 ? input : undefined;
 }
 
 function wasmAddress(backend: WasmBackend, info: TensorInfo): number {
@@ -111,7 +111,7 @@ function wasmKernelFunc<A extends object>(kernel: TypedKernel<A>): KernelFunc {
     const a = attrs as unknown as A;
     const reuse = kernel.reuse?.(a);
     const outInfos = kernel.outputShapes(named, a).map((shape, i): TensorInfo => {
-      const taken = reusable(reuse, i, shape, named, (id) => backend.refCount(id));
+      const taken = reusable(reuse, i, shape, named, backend);
       if (taken === undefined) return backend.makeOutput(shape, 'float32');
       backend.incRef(taken.dataId);
       return { dataId: taken.dataId, shape, dtype: 'float32' };
