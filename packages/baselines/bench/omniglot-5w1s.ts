@@ -11,7 +11,8 @@ import { parseArgs } from 'node:util';
 import { initBackend, parseBackendName } from '@reptile-bench/backend';
 import { createRng } from '@reptile-bench/core';
 import { fewShotSampler, loadOmniglot, splitOmniglot } from '@reptile-bench/datasets';
-import { type EvaluationResult, evaluate, type Learner } from '@reptile-bench/evaluation';
+import { type EvaluationResult, evaluate } from '@reptile-bench/evaluation';
+import type { Learner } from '@reptile-bench/meta';
 import { createConv4 } from '@reptile-bench/models';
 import { type ReptileOptions, reptile } from '@reptile-bench/reptile';
 import { fomaml, sgdFromScratch, sgdPretrain } from '../src/index.ts';
@@ -126,7 +127,7 @@ for (const name of names) {
   const total = trainingIterations(name);
   const started = performance.now();
   let lastLog = started;
-  const init = await learner.metaTrain({
+  const { init } = await learner.metaTrain({
     model,
     train: trainTasks,
     trainClasses: train,

@@ -1,15 +1,16 @@
-import { initBackend, tf } from '@reptile-bench/backend';
+import { tf } from '@reptile-bench/backend';
+import { mean } from '@reptile-bench/core';
 import type { Batch } from '@reptile-bench/datasets';
-import { batchTensors, type InitLearner } from '@reptile-bench/evaluation';
-import { type Model, toArrays, toTensors } from '@reptile-bench/models';
 import {
-  checkReptileOptions,
-  mean,
+  checkMetaLearningOptions,
+  type InitLearner,
+  type MetaLearningOptions,
+  meanUpdate,
   metaTrainLoop,
-  type ReptileOptions,
   taskRng,
-} from '@reptile-bench/reptile';
-import { applyMeanUpdate, tailedTaskBatches } from './tail.ts';
+} from '@reptile-bench/meta';
+import { batchTensors, type Model, toArrays, toTensors } from '@reptile-bench/models';
+import { tailedTaskBatches } from './held-out-tail.ts';
 
 /**
  * Second-order MAML needs every gradient on the path to be differentiable again. It is for the MLP on regression
@@ -68,8 +69,8 @@ export function mamlGradient(
  * update form as `fomaml` with SGD, so the two differ only by the second-order terms. The inner loop must be SGD
  * (it is differentiated through); tasks run in this thread.
  */
-export function maml(options: ReptileOptions): InitLearner {
-  const o = checkReptileOptions(options, 'maml');
+export function maml(options: MetaLearningOptions): InitLearner {
+  const o = checkMetaLearningOptions(options, 'maml');
   if (o.innerOptimizer !== 'sgd')
     throw new RangeError(
       `maml: innerOptimizer must be 'sgd', got '${o.innerOptimizer}': second-order MAML differentiates through ` +
@@ -79,29 +80,35 @@ export function maml(options: ReptileOptions): InitLearner {
     name: 'maml',
     async metaTrain(ctx) {
       checkSecondOrderModel(ctx.model, 'maml');
-      await initBackend(ctx.backend);
-      return metaTrainLoop(ctx, o, async (phi, { iteration, epsilon }) => {
-        const updates: Float32Array[][] = [];
-        const losses: number[] = [];
-        const metaLosses: number[] = [];
-        for (let k = 0; k < o.metaBatchSize; k++) {
-          const batches = tailedTaskBatches(ctx.train, taskRng(ctx.rng, iteration, k), o, 1);
-          const start = toTensors(ctx.model, phi);
-          const { gradient, loss, innerLosses } = mamlGradient(
-            ctx.model,
-            start,
-            batches,
-            o.innerLearningRate,
-          );
-          const update = tf.tidy(() => gradient.map((g) => tf.mul(g, -o.innerLearningRate)));
-          updates.push(toArrays(update));
-          tf.dispose([...start, ...gradient, ...update]);
-          losses.push(...innerLosses, loss);
-          metaLosses.push(loss);
-        }
-        applyMeanUpdate(phi, updates, epsilon);
-        return { innerLoss: mean(losses), metrics: { meta_loss: mean(metaLosses) } };
-      });
+      const loop = metaTrainLoop(
+        ctx,
+        o,
+        async (phi, { iteration, epsilon }) => {
+          const updates: Float32Array[][] = [];
+          const losses: number[] = [];
+          const metaLosses: number[] = [];
+          for (let k = 0; k < o.metaBatchSize; k++) {
+            const batches = tailedTaskBatches(ctx.train, taskRng(ctx.rng, iteration, k), o, 1);
+            const start = toTensors(ctx.model, phi);
+            const { gradient, loss, innerLosses } = mamlGradient(
+              ctx.model,
+              start,
+              batches,
+              o.innerLearningRate,
+            );
+            const update = tf.tidy(() => gradient.map((g) => tf.mul(g, -o.innerLearningRate)));
+            updates.push(toArrays(update));
+            tf.dispose([...start, ...gradient, ...update]);
+            losses.push(...innerLosses, loss);
+            metaLosses.push(loss);
+          }
+          meanUpdate(phi, updates, epsilon, 'along');
+          return { innerLoss: mean(losses), metrics: { meta_loss: mean(metaLosses) } };
+        },
+        { inThread: true },
+      );
+      // The inner loop is plain SGD, differentiated through: there is no optimizer state to carry.
+      return { init: (await loop).init };
     },
   };
 }

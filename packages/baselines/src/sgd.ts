@@ -1,16 +1,10 @@
 import { initBackend, tf } from '@reptile-bench/backend';
-import type { Rng } from '@reptile-bench/core';
+import { type Rng, requireInteger, requireNumber, requireOneOf } from '@reptile-bench/core';
 import { type Batch, type ClassSet, exampleLength, miniBatches } from '@reptile-bench/datasets';
-import {
-  batchTensors,
-  type InitLearner,
-  type Learner,
-  requireInteger,
-  requireNumber,
-  requireOptimizer,
-} from '@reptile-bench/evaluation';
+import { checkDivergence, type InitLearner, type Learner, runTrainingLoop } from '@reptile-bench/meta';
 import {
   adam,
+  batchTensors,
   createModel,
   type Model,
   type Optimizer,
@@ -28,7 +22,7 @@ export function sgdFromScratch(): Learner {
   return {
     name: 'sgd-scratch',
     async metaTrain(ctx) {
-      return (episodeRng: Rng) => ctx.model.init(episodeRng);
+      return { init: (episodeRng: Rng) => ctx.model.init(episodeRng) };
     },
   };
 }
@@ -89,15 +83,13 @@ export function sgdPretrain(options: SgdPretrainOptions): InitLearner {
   const o: SgdPretrainOptions = {
     iterations: requireInteger(options.iterations, 'sgd-pretrain: iterations', 1),
     batchSize: requireInteger(options.batchSize, 'sgd-pretrain: batchSize', 1),
-    optimizer: requireOptimizer(options.optimizer, 'sgd-pretrain: optimizer'),
+    optimizer: requireOneOf(options.optimizer, 'sgd-pretrain: optimizer', ['adam', 'sgd']),
     learningRate: requireNumber(options.learningRate, 'sgd-pretrain: learningRate', true),
   };
   return {
     name: 'sgd-pretrain',
     async metaTrain(ctx) {
       await initBackend(ctx.backend);
-      const validateEvery =
-        ctx.validate === undefined ? 0 : requireInteger(ctx.validate.every, 'metaTrain: validate.every', 1);
       const classes = ctx.model.task === 'classification' ? ctx.trainClasses : undefined;
       const trained = classes === undefined ? ctx.model : jointClassifier(ctx.model, classes.numClasses);
       // The fine-tuning start: the trained body; a zero output layer when the classes change.
@@ -115,24 +107,35 @@ export function sgdPretrain(options: SgdPretrainOptions): InitLearner {
         return miniBatches(episode.support, o.batchSize, 1, { replacement: false }, rng.derive('batch'))[0]!;
       };
 
-      let params = toTensors(trained, trained.init(ctx.rng.derive('init')));
+      const resume = ctx.checkpoint?.resume;
       const optimizer = createPretrainOptimizer(o);
+      let params = toTensors(trained, resume ? resume.params : trained.init(ctx.rng.derive('init')));
       try {
-        for (let i = 0; i < o.iterations; i++) {
-          ctx.signal?.throwIfAborted();
-          const started = performance.now();
-          const { x, y } = batchTensors(batchAt(i));
-          let loss: number;
-          try {
-            ({ params, loss } = trainStep(trained, optimizer, params, x, y));
-          } finally {
-            tf.dispose([x, y]);
-          }
-          ctx.onMetrics?.(i, { loss, seconds: (performance.now() - started) / 1000 });
-          if (validateEvery > 0 && (i + 1) % validateEvery === 0)
-            await ctx.validate!.run(transfer(toArrays(params)), i + 1);
-        }
-        return transfer(toArrays(params));
+        const state = resume?.optimizers.pretrain;
+        if (state) optimizer.importState(state);
+        await runTrainingLoop(ctx, {
+          iterations: o.iterations,
+          async step(i) {
+            const { x, y } = batchTensors(batchAt(i));
+            try {
+              const step = trainStep(trained, optimizer, params, x, y);
+              params = step.params;
+              return { loss: step.loss };
+            } finally {
+              tf.dispose([x, y]);
+            }
+          },
+          snapshot: async () => ({ params: transfer(toArrays(params)) }),
+          state: async (iteration) => ({
+            iteration,
+            params: toArrays(params),
+            optimizers: { pretrain: optimizer.exportState() },
+          }),
+        });
+        const final = toArrays(params);
+        // Parameters are tensors here: checked once at the end rather than copied out every step.
+        checkDivergence(o.iterations - 1, {}, final);
+        return { init: transfer(final) };
       } finally {
         tf.dispose(params);
         optimizer.dispose();

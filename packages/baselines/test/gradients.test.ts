@@ -1,9 +1,8 @@
 import { initBackend, tf } from '@reptile-bench/backend';
 import { createRng, type Rng } from '@reptile-bench/core';
 import { type Batch, selectExamples, sineSampler } from '@reptile-bench/datasets';
-import { batchTensors } from '@reptile-bench/evaluation';
-import { createMlp, type Model, toTensors } from '@reptile-bench/models';
-import { runTaskJob } from '@reptile-bench/reptile';
+import { runTaskJob } from '@reptile-bench/meta';
+import { batchTensors, createMlp, type Model, toTensors } from '@reptile-bench/models';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mamlGradient } from '../src/index.ts';
 

@@ -2,9 +2,10 @@ import { initBackend, tf } from '@reptile-bench/backend';
 import { createRng } from '@reptile-bench/core';
 import { fewShotSampler, sineSampler } from '@reptile-bench/datasets';
 import { type LineTask, lineInputs, lineSampler, prototypeClasses } from '@reptile-bench/datasets/synthetic';
-import { evaluate, type MetaTrainContext } from '@reptile-bench/evaluation';
+import { evaluate } from '@reptile-bench/evaluation';
+import { type MetaTrainContext, metaStepAt } from '@reptile-bench/meta';
 import { createConv4, createMlp } from '@reptile-bench/models';
-import { metaStepAt, type ReptileOptions } from '@reptile-bench/reptile';
+import type { ReptileOptions } from '@reptile-bench/reptile';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   fomaml,
@@ -62,7 +63,7 @@ describe('first-order MAML and MAML on a quadratic problem computed by hand', ()
       backend: 'cpu',
       onMetrics: (_, m) => metrics.push(m),
     };
-    const phi = await learner(base).metaTrain(ctx);
+    const { init: phi } = await learner(base).metaTrain(ctx);
     return {
       phi: phi.map((p) => p[0]!),
       log,
@@ -195,14 +196,20 @@ describe('maml and fomaml learn on sine waves', () => {
   const random = model.init(rng.derive('train').derive('init'));
 
   it('maml (SGD inner loop): its initialisation adapts far better than the random one it started from', async () => {
-    const learned = await maml({ ...options, innerOptimizer: 'sgd', innerLearningRate: 0.02 }).metaTrain(ctx);
+    const { init: learned } = await maml({
+      ...options,
+      innerOptimizer: 'sgd',
+      innerLearningRate: 0.02,
+    }).metaTrain(ctx);
     expect(await score(learned, 'sgd', 0.02)).toBeLessThan(0.7 * (await score(random, 'sgd', 0.02)));
   });
 
   it('fomaml (Adam inner loop): likewise', async () => {
-    const learned = await fomaml({ ...options, innerOptimizer: 'adam', innerLearningRate: 0.01 }).metaTrain(
-      ctx,
-    );
+    const { init: learned } = await fomaml({
+      ...options,
+      innerOptimizer: 'adam',
+      innerLearningRate: 0.01,
+    }).metaTrain(ctx);
     expect(await score(learned, 'adam', 0.01)).toBeLessThan(0.8 * (await score(random, 'adam', 0.01)));
   });
 });
@@ -210,7 +217,7 @@ describe('maml and fomaml learn on sine waves', () => {
 describe('plain SGD baselines', () => {
   it('from scratch: every episode starts from the model init drawn from its own stream', async () => {
     const model = createMlp({ inputSize: 1, hidden: [4], outputSize: 1 });
-    const learned = await sgdFromScratch().metaTrain({
+    const { init: learned } = await sgdFromScratch().metaTrain({
       model,
       train: sineSampler({ shots: 5 }),
       rng: createRng(1),
@@ -227,7 +234,7 @@ describe('plain SGD baselines', () => {
     const classes = prototypeClasses(10, 6);
     const model = createConv4({ ways: 3, inputShape: [8, 8, 1], filters: 8 });
     const losses: number[] = [];
-    const learned = await sgdPretrain({
+    const { init: learned } = await sgdPretrain({
       iterations: 60,
       batchSize: 20,
       optimizer: 'adam',

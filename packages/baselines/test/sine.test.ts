@@ -22,7 +22,7 @@ describe('sine waves: Reptile against joint training (the paper, section 5.1)', 
     const innerIterations = 5;
     const rng = createRng(1);
     const context = { model, train, rng: rng.derive('train'), backend: 'wasm' as const };
-    const meta = await reptile({
+    const { init: meta } = await reptile({
       metaIterations,
       metaBatchSize: 1,
       metaStep: 0.3,
@@ -33,7 +33,7 @@ describe('sine waves: Reptile against joint training (the paper, section 5.1)', 
       innerLearningRate: 0.02,
     }).metaTrain(context);
     // joint training gets the same number of gradient steps on the same task distribution
-    const joint = await sgdPretrain({
+    const { init: joint } = await sgdPretrain({
       iterations: metaIterations * innerIterations,
       batchSize: 10,
       optimizer: 'sgd',

@@ -250,6 +250,7 @@ export function rotateInto(
   out: Float32Array,
   offset: number,
   scale = 1,
+  shift = 0,
 ): void {
   const k = ((quarterTurns % 4) + 4) % 4;
   const last = size - 1;
@@ -264,7 +265,7 @@ export function rotateInto(
       else [sr, sc] = [last - col, r];
       const s = srcOffset + (sr * size + sc) * channels;
       const d = offset + (r * size + col) * channels;
-      for (let ch = 0; ch < channels; ch++) out[d + ch] = (src[s + ch] as number) * scale;
+      for (let ch = 0; ch < channels; ch++) out[d + ch] = (src[s + ch] as number) * scale + shift;
     }
   }
 }

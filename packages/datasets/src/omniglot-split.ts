@@ -16,6 +16,11 @@ export interface OmniglotSplitOptions {
   trainCharacters?: number;
   /** Augment training characters with 0/90/180/270° rotations, each a class of its own (default true). */
   augment?: boolean;
+  /**
+   * The value of a fully inked pixel: 1 (default: paper 0, values = ink coverage) or 0 (paper 1, as the paper's
+   * code reads the PNGs: `np.array(img)` of a 1-bit image is True for white paper).
+   */
+  ink?: 0 | 1;
 }
 
 /** A class of an Omniglot split: one character, possibly rotated. */
@@ -37,6 +42,7 @@ function omniglotClassSet(
   data: Omniglot,
   characters: OmniglotCharacter[],
   rotations: readonly (0 | 90 | 180 | 270)[],
+  ink: 0 | 1,
 ) {
   const [h, w] = data.imageSize;
   if (h !== w) throw new RangeError(`Omniglot: rotations need square images, got ${h}×${w}`);
@@ -57,7 +63,21 @@ function omniglotClassSet(
     count: (c) => lookup(c, 0).character.count,
     writeImage(c, i, out, offset) {
       const { character, rotation } = lookup(c, i);
-      rotateInto(data.images, (character.start + i) * pixels, h, 1, rotation / 90, out, offset, 1 / 255);
+      // Stored bytes are ink coverage × 255; with ink 0 the value is 1 − coverage.
+      if (ink === 1)
+        rotateInto(data.images, (character.start + i) * pixels, h, 1, rotation / 90, out, offset, 1 / 255);
+      else
+        rotateInto(
+          data.images,
+          (character.start + i) * pixels,
+          h,
+          1,
+          rotation / 90,
+          out,
+          offset,
+          -1 / 255,
+          1,
+        );
     },
     image(c, i) {
       const out = new Float32Array(pixels);
@@ -80,6 +100,8 @@ export function splitOmniglot(
 ): { train: OmniglotClassSet; test: OmniglotClassSet; checksum: string } {
   const split = o.split ?? 'paper';
   const augment = o.augment ?? true;
+  const ink = o.ink ?? 1;
+  if (ink !== 0 && ink !== 1) throw new RangeError(`Omniglot: ink must be 0 or 1, got ${String(ink)}`);
   const all = data.characters;
   let train: OmniglotCharacter[];
   let test: OmniglotCharacter[];
@@ -117,11 +139,13 @@ export function splitOmniglot(
       augment,
       imageSize: data.imageSize,
       filter: data.filter,
+      // only when not the default, so the checksums of earlier data stay the same
+      ...(ink === 1 ? {} : { ink }),
     },
   );
   return {
-    train: omniglotClassSet(data, train, augment ? ROTATIONS : [0]),
-    test: omniglotClassSet(data, test, [0]),
+    train: omniglotClassSet(data, train, augment ? ROTATIONS : [0], ink),
+    test: omniglotClassSet(data, test, [0], ink),
     checksum,
   };
 }

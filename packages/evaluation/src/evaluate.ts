@@ -1,38 +1,19 @@
 import { createReplicaPool, currentBackendInfo, packArrays, tf } from '@reptile-bench/backend';
 import { meanWithCi, type Rng } from '@reptile-bench/core';
 import { type Batch, type EpisodeSampler, miniBatches } from '@reptile-bench/datasets';
-import { type Model, toTensors } from '@reptile-bench/models';
-import { createOptimizer, trainOnBatches } from './inner-loop.ts';
-import { checkEvaluationOptions } from './options.ts';
+import { checkParamArrays, type Model, toTensors, trainOnBatches } from '@reptile-bench/models';
+import { adaptationOptimizer } from './adapt.ts';
+import { type CheckedAdaptOptions, checkEvaluationOptions } from './options.ts';
 import { accuracy, meanSquaredError, predictNonTransductive, predictTransductive } from './predict.ts';
 import type { ReplicaEpisodesJob } from './replica.ts';
 import type {
   AdaptOptions,
+  EpisodeScores,
+  EvaluatedInit,
   EvaluationOptions,
   EvaluationResult,
-  LearnedInit,
   PredictionMode,
 } from './types.ts';
-
-/** Checks that `params` fit `model`, naming the first parameter that does not. */
-export function checkInit(model: Model, params: Float32Array[], where: string): void {
-  if (!Array.isArray(params) || params.length !== model.paramSpecs.length)
-    throw new RangeError(
-      `${where}: expected ${model.paramSpecs.length} parameter arrays for the ${model.kind} model, got ${
-        Array.isArray(params) ? params.length : typeof params
-      }`,
-    );
-  model.paramSpecs.forEach((spec, i) => {
-    const size = spec.shape.reduce((a, b) => a * b, 1);
-    const array = params[i];
-    if (!(array instanceof Float32Array) || array.length !== size)
-      throw new RangeError(
-        `${where}: parameter ${i} (${spec.name}, shape [${spec.shape}]) needs a Float32Array of ${size} values, got ${
-          array instanceof Float32Array ? `${array.length} values` : typeof array
-        }`,
-      );
-  });
-}
 
 function checkSampler(model: Model, sampler: EpisodeSampler): void {
   if (sampler.task !== model.task)
@@ -55,9 +36,9 @@ export function scoreEpisode(
   params: tf.Tensor[],
   episode: { support: Batch; query: Batch },
   modes: readonly PredictionMode[],
-): Partial<Record<PredictionMode, number>> {
+): EpisodeScores {
   const { support, query } = episode;
-  const scores: Partial<Record<PredictionMode, number>> = {};
+  const scores: EpisodeScores = {};
   for (const mode of modes) {
     const outputs =
       mode === 'non-transductive'
@@ -88,9 +69,9 @@ export interface PreparedEpisode {
 /** Draws episode `e`: the task from `.derive('task')`, an init from `.derive('init')`, batches from `.derive('adapt')`. */
 export function prepareEpisode(
   model: Model,
-  init: LearnedInit,
+  init: EvaluatedInit,
   sampler: EpisodeSampler,
-  adapt: Required<AdaptOptions>,
+  adapt: CheckedAdaptOptions,
   rng: Rng,
   e: number,
 ): PreparedEpisode {
@@ -107,20 +88,23 @@ export function prepareEpisode(
   const prepared: PreparedEpisode = { support, query, batches };
   if (typeof init === 'function') {
     prepared.init = init(episodeRng.derive('init'));
-    checkInit(model, prepared.init, `evaluate: init(episode ${e})`);
+    checkParamArrays(model, prepared.init, `evaluate: init(episode ${e})`);
   }
   return prepared;
 }
 
-/** Adapts a copy of the init with a fresh optimizer on the episode's batches and scores its query set. */
+/**
+ * Adapts a copy of the init on the episode's batches (fresh optimizer, or one continuing `adapt.startState`) and
+ * scores its query set.
+ */
 export function runEpisode(
   model: Model,
   init: Float32Array[],
   episode: PreparedEpisode,
-  adapt: Pick<AdaptOptions, 'optimizer' | 'learningRate'>,
+  adapt: Pick<AdaptOptions, 'optimizer' | 'learningRate' | 'startState'>,
   modes: readonly PredictionMode[],
-): Partial<Record<PredictionMode, number>> {
-  const optimizer = createOptimizer(adapt);
+): EpisodeScores {
+  const optimizer = adaptationOptimizer(adapt);
   let params: tf.Tensor[] = [];
   try {
     params = trainOnBatches(model, optimizer, toTensors(model, episode.init ?? init), episode.batches).params;
@@ -133,30 +117,49 @@ export function runEpisode(
 
 /**
  * The one evaluation protocol: for each of `episodes` test tasks, adapt a copy of the initialisation on the
- * support set (fresh optimizer, `adapt.iterations` steps) and score the query set, non-transductively and/or
- * transductively. Reports mean ± 1.96·σ/√n over the episodes. Never changes `init`.
+ * support set (`adapt.iterations` steps, from a fresh optimizer or `adapt.startState`) and score the query set,
+ * non-transductively and/or transductively. Reports mean ± 1.96·σ/√n over the episodes. Never changes `init`.
  *
  * Episode `e` is drawn from `rng.derive('episode', e)` (see `prepareEpisode`), always in this thread, so results
  * depend neither on evaluation order nor on `workers`: with `workers > 1` the episodes' adaptation and scoring
- * run on replica threads, and the scores come back in episode order.
+ * run on replica threads, and the scores come back in episode order. Episodes in `options.done` are not run
+ * again, so an interrupted evaluation resumes with the same result.
  */
 export async function evaluate(
   model: Model,
-  init: LearnedInit,
+  init: EvaluatedInit,
   sampler: EpisodeSampler,
   options: EvaluationOptions,
   rng: Rng,
 ): Promise<EvaluationResult> {
   const { episodes, adapt, modes, workers } = checkEvaluationOptions(options);
   checkSampler(model, sampler);
-  if (typeof init !== 'function') checkInit(model, init, 'evaluate: init');
+  if (typeof init !== 'function') checkParamArrays(model, init, 'evaluate: init');
   const started = performance.now();
   const prepare = (e: number) => prepareEpisode(model, init, sampler, adapt, rng, e);
   const fixedInit = typeof init === 'function' ? undefined : init;
-  const perEpisode =
-    workers > 1
-      ? await scoreOnReplicas(model, fixedInit, prepare, { ...options, episodes, adapt, modes, workers })
-      : await scoreInThread(model, fixedInit, prepare, { ...options, episodes, adapt, modes });
+  const scores: EpisodeScores[] = new Array(episodes);
+  const pending: number[] = [];
+  for (let e = 0; e < episodes; e++) {
+    const done = options.done?.get(e);
+    if (done !== undefined && modes.every((m) => typeof done[m] === 'number')) scores[e] = done;
+    else pending.push(e);
+  }
+  const settings: RunSettings = {
+    episodes,
+    pending,
+    adapt,
+    modes,
+    record: (e, s) => {
+      scores[e] = s;
+      options.onEpisode?.(e, s);
+    },
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  if (workers > 1 && pending.length > 0)
+    await scoreOnReplicas(model, fixedInit, prepare, { ...settings, workers });
+  else await scoreInThread(model, fixedInit, prepare, settings);
   const result: EvaluationResult = {
     metric: model.task === 'classification' ? 'accuracy' : 'mse',
     perEpisode: {},
@@ -164,23 +167,25 @@ export async function evaluate(
     seconds: (performance.now() - started) / 1000,
   };
   if (modes.includes('non-transductive')) {
-    const scores = perEpisode.map((s) => s['non-transductive'] as number);
-    result.nonTransductive = meanWithCi(scores);
-    result.perEpisode.nonTransductive = scores;
+    const values = scores.map((s) => s['non-transductive'] as number);
+    result.nonTransductive = meanWithCi(values);
+    result.perEpisode.nonTransductive = values;
   }
   if (modes.includes('transductive')) {
-    const scores = perEpisode.map((s) => s.transductive as number);
-    result.transductive = meanWithCi(scores);
-    result.perEpisode.transductive = scores;
+    const values = scores.map((s) => s.transductive as number);
+    result.transductive = meanWithCi(values);
+    result.perEpisode.transductive = values;
   }
   return result;
 }
 
-type EpisodeScores = Partial<Record<PredictionMode, number>>;
 interface RunSettings {
   episodes: number;
-  adapt: Required<AdaptOptions>;
+  /** The episodes still to run, in order. */
+  pending: number[];
+  adapt: CheckedAdaptOptions;
   modes: PredictionMode[];
+  record: (episode: number, scores: EpisodeScores) => void;
   onProgress?: EvaluationOptions['onProgress'];
   signal?: AbortSignal;
 }
@@ -190,17 +195,17 @@ async function scoreInThread(
   init: Float32Array[] | undefined,
   prepare: (e: number) => PreparedEpisode,
   o: RunSettings,
-): Promise<EpisodeScores[]> {
-  const scores: EpisodeScores[] = [];
-  for (let e = 0; e < o.episodes; e++) {
+): Promise<void> {
+  const already = o.episodes - o.pending.length;
+  for (const [i, e] of o.pending.entries()) {
     o.signal?.throwIfAborted();
     const episode = prepare(e);
-    scores.push(runEpisode(model, init ?? (episode.init as Float32Array[]), episode, o.adapt, o.modes));
-    o.onProgress?.(e + 1, o.episodes);
+    o.record(e, runEpisode(model, init ?? (episode.init as Float32Array[]), episode, o.adapt, o.modes));
+    o.onProgress?.(already + i + 1, o.episodes);
     // Let timers, signals and progress output run between episodes.
-    if (e % 16 === 15) await new Promise((resolve) => setImmediate(resolve));
+    if (i % 16 === 15) await new Promise((resolve) => setImmediate(resolve));
   }
-  return scores;
+  if (o.pending.length === 0) o.onProgress?.(o.episodes, o.episodes);
 }
 
 /** Episodes per replica request: large enough to amortise messaging, small enough to balance the threads. */
@@ -211,7 +216,7 @@ async function scoreOnReplicas(
   init: Float32Array[] | undefined,
   prepare: (e: number) => PreparedEpisode,
   o: RunSettings & { workers: number },
-): Promise<EpisodeScores[]> {
+): Promise<void> {
   const backend = (await currentBackendInfo())?.name ?? 'wasm';
   const pool = await createReplicaPool({
     module: new URL('./replica.ts', import.meta.url),
@@ -220,29 +225,26 @@ async function scoreOnReplicas(
   });
   try {
     const shared = init === undefined ? undefined : packArrays(init, { shared: true });
-    const scores: EpisodeScores[] = new Array(o.episodes);
     let next = 0;
-    let done = 0;
+    let done = o.episodes - o.pending.length;
     // Each lane keeps one request in flight; episodes are prepared here, just before they are sent.
     const lane = async () => {
-      while (next < o.episodes) {
+      while (next < o.pending.length) {
         o.signal?.throwIfAborted();
-        const first = next;
-        const count = Math.min(chunkSize, o.episodes - first);
-        next += count;
-        const episodes = Array.from({ length: count }, (_, i) => prepare(first + i));
+        const chunk = o.pending.slice(next, next + chunkSize);
+        next += chunk.length;
+        const episodes = chunk.map((e) => prepare(e));
         const job: ReplicaEpisodesJob = { model: model.config, episodes, adapt: o.adapt, modes: o.modes };
         if (shared !== undefined) job.init = shared;
         const result = await pool.run<EpisodeScores[]>('scoreEpisodes', job);
         result.forEach((s, i) => {
-          scores[first + i] = s;
+          o.record(chunk[i]!, s);
         });
-        done += count;
+        done += chunk.length;
         o.onProgress?.(done, o.episodes);
       }
     };
     await Promise.all(Array.from({ length: o.workers }, lane));
-    return scores;
   } finally {
     await pool.destroy();
   }

@@ -1,29 +1,13 @@
-// Public surface of @reptile-bench/evaluation: the evaluation protocol, the inner loop every learner shares, and
-// the learner contract between the algorithms and the runner.
-export {
-  checkInit,
-  evaluate,
-  type PreparedEpisode,
-  prepareEpisode,
-  runEpisode,
-  scoreEpisode,
-} from './evaluate.ts';
-export { adaptToSupport, batchTensors, createOptimizer, trainOnBatches } from './inner-loop.ts';
-export {
-  checkAdaptOptions,
-  checkEvaluationOptions,
-  requireInteger,
-  requireNumber,
-  requireOptimizer,
-} from './options.ts';
+// Public surface of @reptile-bench/evaluation: the one evaluation protocol every learner is scored by.
+export { adaptationOptimizer, adaptToSupport } from './adapt.ts';
+export { evaluate, type PreparedEpisode, prepareEpisode, runEpisode, scoreEpisode } from './evaluate.ts';
+export { type CheckedAdaptOptions, checkAdaptOptions, checkEvaluationOptions } from './options.ts';
 export { accuracy, meanSquaredError, predictNonTransductive, predictTransductive } from './predict.ts';
 export type {
   AdaptOptions,
+  EpisodeScores,
+  EvaluatedInit,
   EvaluationOptions,
   EvaluationResult,
-  InitLearner,
-  LearnedInit,
-  Learner,
-  MetaTrainContext,
   PredictionMode,
 } from './types.ts';

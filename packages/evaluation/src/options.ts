@@ -1,36 +1,21 @@
+import { requireInteger, requireNumber, requireOneOf } from '@reptile-bench/core';
 import type { AdaptOptions, EvaluationOptions, PredictionMode } from './types.ts';
 
-/** Throws a RangeError naming `field` unless `value` is an integer ≥ `min`. */
-export function requireInteger(value: unknown, field: string, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min)
-    throw new RangeError(`${field} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
-  return value;
-}
-
-/** Throws a RangeError naming `field` unless `value` is a finite number (> 0 when `positive`). */
-export function requireNumber(value: unknown, field: string, positive = false): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || (positive && value <= 0))
-    throw new RangeError(
-      `${field} must be a ${positive ? 'positive' : 'finite'} number, got ${JSON.stringify(value)}`,
-    );
-  return value;
-}
-
-export function requireOptimizer(value: unknown, field: string): 'adam' | 'sgd' {
-  if (value !== 'adam' && value !== 'sgd')
-    throw new RangeError(`${field} must be 'adam' or 'sgd', got ${JSON.stringify(value)}`);
-  return value;
-}
+export type CheckedAdaptOptions = ReturnType<typeof checkAdaptOptions>;
 
 /** Validates adaptation settings; `where` prefixes the field names in errors (e.g. `evaluate: options.adapt`). */
-export function checkAdaptOptions(adapt: AdaptOptions, where: string): Required<AdaptOptions> {
+export function checkAdaptOptions(
+  adapt: AdaptOptions,
+  where: string,
+): Required<Omit<AdaptOptions, 'startState'>> & Pick<AdaptOptions, 'startState'> {
   if (adapt === null || typeof adapt !== 'object') throw new TypeError(`${where} must be an object`);
   return {
-    optimizer: requireOptimizer(adapt.optimizer, `${where}.optimizer`),
+    optimizer: requireOneOf(adapt.optimizer, `${where}.optimizer`, ['adam', 'sgd']),
     learningRate: requireNumber(adapt.learningRate, `${where}.learningRate`, true),
     iterations: requireInteger(adapt.iterations, `${where}.iterations`, 0),
     batchSize: requireInteger(adapt.batchSize, `${where}.batchSize`, 1),
     replacement: adapt.replacement ?? false,
+    ...(adapt.startState === undefined ? {} : { startState: adapt.startState }),
   };
 }
 
@@ -38,7 +23,7 @@ const allModes: PredictionMode[] = ['non-transductive', 'transductive'];
 
 export function checkEvaluationOptions(options: EvaluationOptions): {
   episodes: number;
-  adapt: Required<AdaptOptions>;
+  adapt: CheckedAdaptOptions;
   modes: PredictionMode[];
   workers: number;
 } {

@@ -4,7 +4,7 @@ import { type PackedArrays, unpackArrays } from '@reptile-bench/backend';
 import { stableStringify } from '@reptile-bench/core';
 import { createModel, type Model } from '@reptile-bench/models';
 import { type PreparedEpisode, runEpisode } from './evaluate.ts';
-import type { AdaptOptions, PredictionMode } from './types.ts';
+import type { AdaptOptions, EpisodeScores, PredictionMode } from './types.ts';
 
 export interface ReplicaEpisodesJob {
   /** `Model.config`. */
@@ -12,13 +12,13 @@ export interface ReplicaEpisodesJob {
   /** The initialisation shared by all episodes (absent when every episode carries its own). */
   init?: PackedArrays;
   episodes: PreparedEpisode[];
-  adapt: Pick<AdaptOptions, 'optimizer' | 'learningRate'>;
+  adapt: Pick<AdaptOptions, 'optimizer' | 'learningRate' | 'startState'>;
   modes: PredictionMode[];
 }
 
 const models = new Map<string, Model>();
 
-export function scoreEpisodes(job: ReplicaEpisodesJob): Array<Partial<Record<PredictionMode, number>>> {
+export function scoreEpisodes(job: ReplicaEpisodesJob): EpisodeScores[] {
   const key = stableStringify(job.model);
   let model = models.get(key);
   if (model === undefined) {

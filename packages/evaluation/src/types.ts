@@ -1,7 +1,5 @@
-import type { BackendName } from '@reptile-bench/backend';
 import type { MeanWithCi, Rng } from '@reptile-bench/core';
-import type { ClassSet, EpisodeSampler } from '@reptile-bench/datasets';
-import type { Model } from '@reptile-bench/models';
+import type { OptimizerState } from '@reptile-bench/models';
 
 /** How a learner adapts to one task's support set (the paper's eval_iters, eval_batch and the inner optimizer). */
 export interface AdaptOptions {
@@ -14,9 +12,17 @@ export interface AdaptOptions {
   batchSize: number;
   /** Draw each mini-batch independently (true) or deal out shuffled passes over the support set (false, default). */
   replacement?: boolean;
+  /**
+   * The optimizer state every episode's adaptation starts from (e.g. the inner Adam's moments at the end of
+   * meta-training, as the paper's code evaluates). Default: a fresh optimizer.
+   */
+  startState?: OptimizerState;
 }
 
 export type PredictionMode = 'non-transductive' | 'transductive';
+
+/** Each finished episode's scores, by episode index (what a resumed evaluation does not redo). */
+export type EpisodeScores = Partial<Record<PredictionMode, number>>;
 
 export interface EvaluationOptions {
   /** Number of test episodes n (default 1000); the 95% interval is mean ± 1.96·σ/√n. */
@@ -31,6 +37,10 @@ export interface EvaluationOptions {
   workers?: number;
   /** Called as episodes finish, e.g. for a progress bar. */
   onProgress?: (episodesDone: number, episodes: number) => void;
+  /** Scores of episodes already done (a resumed evaluation): they are kept, not run again. */
+  done?: ReadonlyMap<number, EpisodeScores>;
+  /** Called with each episode's scores as it finishes (e.g. to checkpoint them). */
+  onEpisode?: (episode: number, scores: EpisodeScores) => void;
   signal?: AbortSignal;
 }
 
@@ -45,35 +55,5 @@ export interface EvaluationResult {
   seconds: number;
 }
 
-/** What a learner's meta-training gets: the model, the tasks, and where to report progress. */
-export interface MetaTrainContext {
-  model: Model;
-  /** Meta-training tasks (support = ways × train_shots for classification; the query set is not used). */
-  train: EpisodeSampler;
-  /** All training classes, for the joint pre-training baseline on classification data. */
-  trainClasses?: ClassSet;
-  rng: Rng;
-  backend: BackendName;
-  /** Replica threads for a meta-batch (1 = in this thread). */
-  workers?: number;
-  onMetrics?: (iteration: number, metrics: Record<string, number>) => void;
-  /** Called with a copy of the current initialisation after every `every` iterations (learning curves). */
-  validate?: {
-    every: number;
-    run: (params: Float32Array[], iteration: number) => Promise<Record<string, number>>;
-  };
-  signal?: AbortSignal;
-}
-
-/** What meta-training produced: one initialisation, or (plain SGD from scratch) a fresh random init per episode. */
-export type LearnedInit = Float32Array[] | ((episodeRng: Rng) => Float32Array[]);
-
-export interface Learner {
-  readonly name: string;
-  metaTrain(ctx: MetaTrainContext): Promise<LearnedInit>;
-}
-
-/** A learner whose meta-training yields one initialisation (every learner but plain SGD from scratch). */
-export interface InitLearner extends Learner {
-  metaTrain(ctx: MetaTrainContext): Promise<Float32Array[]>;
-}
+/** What is evaluated: one initialisation, or (plain SGD from scratch) a fresh random init per episode. */
+export type EvaluatedInit = Float32Array[] | ((episodeRng: Rng) => Float32Array[]);

@@ -1,5 +1,5 @@
 import { ops, tf } from '@reptile-bench/backend';
-import type { Rng } from '@reptile-bench/core';
+import { type Rng, requirePositiveInteger } from '@reptile-bench/core';
 import { checkClassLabels } from './losses.ts';
 import { asBatch, checkParams, glorotUniform, type Model, type ParamSpec } from './model.ts';
 
@@ -15,11 +15,7 @@ export interface Conv4Options {
 export const batchNormEpsilon = 1e-3;
 const blocks = 4;
 
-function positiveInt(value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
-    throw new Error(`conv4: ${field} must be a positive integer, got ${JSON.stringify(value)}`);
-  return value;
-}
+const positiveInt = (value: unknown, field: string) => requirePositiveInteger(value, `conv4: ${field}`);
 
 /**
  * The few-shot Conv4 classifier: 4 × [conv 3×3, stride 2, 'same', with bias → batch norm with batch statistics →

@@ -1,11 +1,20 @@
 // Public surface of @reptile-bench/models.
 export { batchNormEpsilon, type Conv4Options, createConv4 } from './conv4.ts';
 export { createModel } from './create.ts';
+export { batchTensors, trainOnBatches } from './inner-loop.ts';
 export { loadModel, modelFileFormat, modelFileVersion, saveModel } from './io.ts';
 export { meanSquaredError, softmaxCrossEntropy } from './losses.ts';
 export { createMlp, type MlpOptions } from './mlp.ts';
-export type { Model, ParamSpec } from './model.ts';
-export { type AdamOptions, adam, type Optimizer, type StepOptions, sgd } from './optimizers.ts';
+export { checkParamArrays, type Model, type ParamSpec } from './model.ts';
+export {
+  type AdamOptions,
+  adam,
+  createOptimizer,
+  type Optimizer,
+  type OptimizerState,
+  type StepOptions,
+  sgd,
+} from './optimizers.ts';
 export {
   measureThroughput,
   type ThroughputOptions,

@@ -1,5 +1,5 @@
 import { tf } from '@reptile-bench/backend';
-import type { Rng } from '@reptile-bench/core';
+import { type Rng, requirePositiveInteger } from '@reptile-bench/core';
 import { meanSquaredError, softmaxCrossEntropy } from './losses.ts';
 import { asBatch, checkParams, glorotUniform, type Model, type ParamSpec } from './model.ts';
 
@@ -12,11 +12,7 @@ export interface MlpOptions {
   task?: 'classification' | 'regression';
 }
 
-function positiveInt(value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
-    throw new Error(`mlp: ${field} must be a positive integer, got ${JSON.stringify(value)}`);
-  return value;
-}
+const positiveInt = (value: unknown, field: string) => requirePositiveInteger(value, `mlp: ${field}`);
 
 /** A fully connected network: dense → activation for each hidden size, then a linear output layer. */
 export function createMlp(options: MlpOptions): Model {

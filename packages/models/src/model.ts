@@ -1,5 +1,5 @@
 import { tf } from '@reptile-bench/backend';
-import type { Rng } from '@reptile-bench/core';
+import { type Rng, sizeOf } from '@reptile-bench/core';
 
 /** One parameter tensor of a model: its name (stable across versions, used in saved files) and shape. */
 export interface ParamSpec {
@@ -29,10 +29,6 @@ export interface Model {
   loss(params: tf.Tensor[], x: tf.Tensor, y: tf.Tensor): tf.Scalar;
 }
 
-export function sizeOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
 /** Glorot (Xavier) uniform: U(-l, l) with l = sqrt(6 / (fanIn + fanOut)), as tf.keras' default initializer. */
 export function glorotUniform(rng: Rng, shape: readonly number[]): Float32Array {
   const receptive = sizeOf(shape.slice(0, -2));
@@ -56,6 +52,26 @@ export function checkParams(
     if (shape.length !== spec.shape.length || shape.some((d, k) => d !== spec.shape[k]))
       throw new Error(
         `${model.kind}: parameter ${i} (${spec.name}) has shape [${shape}], expected [${spec.shape}]`,
+      );
+  });
+}
+
+/** Checks that host parameters fit `model` (count, Float32Array, length), naming `where` and the first misfit. */
+export function checkParamArrays(model: Model, params: Float32Array[], where: string): void {
+  if (!Array.isArray(params) || params.length !== model.paramSpecs.length)
+    throw new RangeError(
+      `${where}: expected ${model.paramSpecs.length} parameter arrays for the ${model.kind} model, got ${
+        Array.isArray(params) ? params.length : typeof params
+      }`,
+    );
+  model.paramSpecs.forEach((spec, i) => {
+    const size = sizeOf(spec.shape);
+    const array = params[i];
+    if (!(array instanceof Float32Array) || array.length !== size)
+      throw new RangeError(
+        `${where}: parameter ${i} (${spec.name}, shape [${spec.shape}]) needs a Float32Array of ${size} values, got ${
+          array instanceof Float32Array ? `${array.length} values` : typeof array
+        }`,
       );
   });
 }

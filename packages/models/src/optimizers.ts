@@ -10,6 +10,22 @@ export interface StepOptions {
 }
 
 /**
+ * An optimizer's state as plain data (copies), for checkpoints and for starting an adaptation where training left
+ * off. SGD has none; Adam has its step count and flat moments (absent before its first step).
+ */
+export interface OptimizerState {
+  name: 'adam' | 'sgd';
+  /** Adam's t: steps taken. */
+  steps?: number;
+  /** The parameter shapes the moments were made for. */
+  shapes?: number[][];
+  /** Second moments of all parameters, flat, in parameter order. */
+  v?: Float32Array;
+  /** First moments (only with β1 > 0). */
+  m?: Float32Array;
+}
+
+/**
  * A functional optimizer: `step` returns new parameter tensors and never disposes its arguments (the caller owns
  * `params` and `grads`); it owns its own state (Adam's moments and step count) and disposes state it replaces.
  */
@@ -17,8 +33,19 @@ export interface Optimizer {
   step(params: tf.Tensor[], grads: tf.Tensor[], options?: StepOptions): tf.Tensor[];
   /** Forgets the state (as a fresh optimizer), e.g. between Reptile tasks. */
   reset(): void;
+  /** A copy of the state; `importState` of it continues exactly where this optimizer is. */
+  exportState(): OptimizerState;
+  /** Replaces the state by (a copy of) `state`, which must come from an optimizer of the same kind. */
+  importState(state: OptimizerState): void;
   dispose(): void;
   readonly name: string;
+}
+
+function checkStateKind(state: OptimizerState, name: 'adam' | 'sgd'): void {
+  if (state === null || typeof state !== 'object' || state.name !== name)
+    throw new Error(
+      `${name}: cannot import the state of a ${JSON.stringify((state as { name?: unknown } | null)?.name)} optimizer`,
+    );
 }
 
 function checkLearningRate(lr: unknown, name: string): number {
@@ -47,6 +74,8 @@ export function sgd(options: { learningRate: number }): Optimizer {
       return ops.sgdUpdate(params, grads, learningRate, options);
     },
     reset() {},
+    exportState: () => ({ name: 'sgd' }),
+    importState: (state) => checkStateKind(state, 'sgd'),
     dispose() {},
   };
 }
@@ -123,6 +152,42 @@ export function adam(options: AdamOptions): Optimizer {
       return next.params;
     },
     reset: disposeState,
+    exportState() {
+      if (v === undefined) return { name: 'adam' };
+      const state: OptimizerState = {
+        name: 'adam',
+        steps: t,
+        shapes: shapes.map((s) => [...s]),
+        v: (v.dataSync() as Float32Array).slice(),
+      };
+      if (m !== undefined) state.m = (m.dataSync() as Float32Array).slice();
+      return state;
+    },
+    importState(state) {
+      checkStateKind(state, 'adam');
+      disposeState();
+      if (state.v === undefined) return;
+      const total = (state.shapes ?? []).reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+      if (!Number.isInteger(state.steps) || (state.steps ?? 0) < 1 || state.v.length !== total)
+        throw new Error(
+          `adam: state to import is inconsistent (steps ${state.steps}, ${state.v.length} moments for ${total} parameters)`,
+        );
+      if (beta1 > 0 !== (state.m !== undefined) || (state.m !== undefined && state.m.length !== total))
+        throw new Error(
+          `adam: state to import has ${state.m ? 'first moments' : 'no first moments'} but β1 = ${beta1}`,
+        );
+      t = state.steps as number;
+      shapes = (state.shapes ?? []).map((s) => [...s]);
+      v = tf.tensor1d(state.v.slice(), 'float32');
+      if (state.m !== undefined) m = tf.tensor1d(state.m.slice(), 'float32');
+    },
     dispose: disposeState,
   };
+}
+
+/** The inner-loop optimizer of meta-learning and adaptation: Adam with β1 = 0 (the paper's setting) or plain SGD. */
+export function createOptimizer(o: { optimizer: 'adam' | 'sgd'; learningRate: number }): Optimizer {
+  return o.optimizer === 'adam'
+    ? adam({ learningRate: o.learningRate, beta1: 0 })
+    : sgd({ learningRate: o.learningRate });
 }

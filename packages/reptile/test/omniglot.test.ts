@@ -18,7 +18,7 @@ describe('Omniglot 5-way 1-shot on the real archives', () => {
     const rng = createRng(1);
     // The paper's inner loop (5 Adam steps, β1 = 0, lr 1e-3, batches of 10 from 10 shots per class), serial
     // Reptile, 300 meta-iterations instead of 100k.
-    const phi = await reptile({
+    const { init: phi } = await reptile({
       metaIterations: 300,
       metaBatchSize: 1,
       metaStep: 1,

@@ -2,10 +2,10 @@ import { initBackend, tf } from '@reptile-bench/backend';
 import { createRng } from '@reptile-bench/core';
 import { sineSampler } from '@reptile-bench/datasets';
 import { type LineTask, lineSampler } from '@reptile-bench/datasets/synthetic';
-import type { MetaTrainContext } from '@reptile-bench/evaluation';
+import { type MetaTrainContext, metaStepAt } from '@reptile-bench/meta';
 import { adam, createMlp, type Optimizer, toArrays, toTensors, trainStep } from '@reptile-bench/models';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { metaStepAt, type ReptileOptions, reptile } from '../src/index.ts';
+import { type ReptileOptions, reptile } from '../src/index.ts';
 import { sgdStepByHand } from './helpers.ts';
 
 beforeAll(async () => {
@@ -33,7 +33,7 @@ describe('reptile on a quadratic problem computed by hand', () => {
   it('follows φ ← φ + ε(mean φ′ − φ) with SGD inner loops and the annealed ε', async () => {
     const log: LineTask[] = [];
     const rng = createRng(7);
-    const phi = await reptile(base).metaTrain(context({ train: lineSampler(log), rng }));
+    const { init: phi } = await reptile(base).metaTrain(context({ train: lineSampler(log), rng }));
     // By hand in float64: the same init, the same tasks (in sampling order), full-batch SGD.
     let [w, b] = linear.init(rng.derive('init')).map((p) => p[0]!) as [number, number];
     expect(log).toHaveLength(6);
@@ -71,11 +71,11 @@ describe('reptile on a quadratic problem computed by hand', () => {
 
   it('validates every `every` iterations with a copy of φ', async () => {
     const seen: Array<[number, number[]]> = [];
-    const phi = await reptile({ ...base, metaIterations: 5 }).metaTrain(
+    const { init: phi } = await reptile({ ...base, metaIterations: 5 }).metaTrain(
       context({
         validate: {
           every: 2,
-          run: async (params, iteration) => {
+          run: async ({ params }, iteration) => {
             seen.push([iteration, params.map((p) => p[0]!)]);
             params[0]![0] = 1e6; // a copy: must not reach the learner
             return {};
@@ -83,7 +83,7 @@ describe('reptile on a quadratic problem computed by hand', () => {
         },
       }),
     );
-    expect(seen.map(([i]) => i)).toEqual([2, 4]);
+    expect(seen.map(([i]) => i)).toEqual([0, 2, 4]);
     expect(phi[0]![0]).not.toBe(1e6);
   });
 });
@@ -94,7 +94,7 @@ describe('the inner optimizer state', () => {
     const log: LineTask[] = [];
     const rng = createRng(3);
     const options = { ...base, innerOptimizer: 'adam' as const, innerLearningRate: 0.05, ...flags };
-    const phi = await reptile(options).metaTrain(context({ train: lineSampler(log), rng }));
+    const { init: phi } = await reptile(options).metaTrain(context({ train: lineSampler(log), rng }));
     return { phi: phi.map((p) => p[0]!), log, rng, options };
   }
 
@@ -182,9 +182,9 @@ describe('reptile housekeeping', () => {
   });
 
   it('gives identical results for the same seed and different ones for another', async () => {
-    const a = await reptile(base).metaTrain(context({ rng: createRng(5) }));
-    const b = await reptile(base).metaTrain(context({ rng: createRng(5) }));
-    const c = await reptile(base).metaTrain(context({ rng: createRng(6) }));
+    const { init: a } = await reptile(base).metaTrain(context({ rng: createRng(5) }));
+    const { init: b } = await reptile(base).metaTrain(context({ rng: createRng(5) }));
+    const { init: c } = await reptile(base).metaTrain(context({ rng: createRng(6) }));
     expect(b).toEqual(a);
     expect(c).not.toEqual(a);
   });

@@ -1,7 +1,7 @@
 import { initBackend } from '@reptile-bench/backend';
 import { createRng } from '@reptile-bench/core';
 import { sineSampler } from '@reptile-bench/datasets';
-import type { MetaTrainContext } from '@reptile-bench/evaluation';
+import type { MetaTrainContext } from '@reptile-bench/meta';
 import { createMlp } from '@reptile-bench/models';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ReptileOptions, reptile } from '../src/index.ts';
@@ -34,7 +34,7 @@ describe('batched Reptile on replica threads', () => {
     };
     return reptile({ ...options, ...extra })
       .metaTrain(ctx)
-      .then((phi) => ({ phi, losses }));
+      .then(({ init: phi }) => ({ phi, losses }));
   };
 
   it('gives bit-identical φ with 1, 2 or 3 workers (Adam state carried per task slot)', async () => {

@@ -1,28 +1,30 @@
+// Running one planned run: setup, meta-training with checkpoints, the final evaluation, the exported model.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BackendInfo, initBackend } from '@reptile-bench/backend';
-import { fomaml, maml, sgdFromScratch, sgdPretrain } from '@reptile-bench/baselines';
-import { createRng, type Rng } from '@reptile-bench/core';
-import {
-  type ClassSet,
-  dataChecksum,
-  type EpisodeSampler,
-  fewShotSampler,
-  loadOmniglot,
-  sineSampler,
-  splitOmniglot,
-} from '@reptile-bench/datasets';
-import {
-  type EvaluationOptions,
-  evaluate,
-  type Learner,
-  type MetaTrainContext,
-} from '@reptile-bench/evaluation';
-import { createConv4, createMlp, type Model, saveModel } from '@reptile-bench/models';
-import { reptile } from '@reptile-bench/reptile';
+import { createRng } from '@reptile-bench/core';
+import { type EpisodeScores, evaluate } from '@reptile-bench/evaluation';
+import { DivergenceError, type MetaTrainContext, type MetaTrainResult } from '@reptile-bench/meta';
+import { type Model, saveModel } from '@reptile-bench/models';
 import { flattenParams, type RunMeta, type RunWriter, type Tracker } from '@reptile-bench/tracking';
-import type { AlgorithmConfig, RunConfig } from './config/schema.ts';
+import {
+  createLearner,
+  createModelFor,
+  evaluationOptions,
+  prepareData,
+  type RunData,
+  testEpisodeRng,
+} from './assemble.ts';
+import {
+  type ElapsedSeconds,
+  loadCheckpoint,
+  type RunCheckpoint,
+  type RunProgressState,
+  refusalOf,
+  removeCheckpoint,
+  saveCheckpoint,
+} from './checkpoint.ts';
 import type { PlannedRun } from './config/sweep.ts';
 import {
   type MetricKind,
@@ -33,101 +35,6 @@ import {
   validationSecondsKey,
 } from './records.ts';
 import { trainingIterations } from './training.ts';
-
-/** The data a run trains and tests on. */
-export interface RunData {
-  /** Meta-training tasks (support = ways × train_shots for Omniglot). */
-  train: EpisodeSampler;
-  /** Test episodes (support = ways × shots, query = ways × query_shots). */
-  test: EpisodeSampler;
-  trainClasses?: ClassSet;
-  checksum: string;
-}
-
-/** Loads the dataset and builds the samplers. The Omniglot split is shuffled with the run's seed, as in the paper. */
-export async function prepareData(config: RunConfig, seed: number): Promise<RunData> {
-  const d = config.dataset;
-  if (d.name === 'sine') {
-    const train = sineSampler({ shots: d.train_shots ?? d.shots, queryShots: 0 });
-    const test = sineSampler({ shots: d.shots, queryShots: d.query_shots });
-    return { train, test, checksum: test.checksum };
-  }
-  const omniglot = await loadOmniglot();
-  const split = { seed, split: d.split, trainCharacters: d.train_characters, augment: d.augment };
-  const { train, test } = splitOmniglot(omniglot, split);
-  return {
-    train: fewShotSampler(train, { ways: d.ways, shots: d.train_shots, queryShots: 0 }),
-    test: fewShotSampler(test, { ways: d.ways, shots: d.shots, queryShots: d.query_shots }),
-    trainClasses: train,
-    checksum: dataChecksum(omniglot.sha256, { ...split, imageSize: omniglot.imageSize }),
-  };
-}
-
-export function createModelFor(config: RunConfig): Model {
-  const m = config.model;
-  if (m.name === 'mlp')
-    return createMlp({ inputSize: 1, hidden: m.hidden, outputSize: 1, activation: m.activation });
-  const d = config.dataset;
-  if (d.name !== 'omniglot') throw new Error(`model conv4 needs the omniglot dataset, got ${d.name}`);
-  return createConv4({ ways: d.ways, filters: m.filters });
-}
-
-export function createLearner(a: AlgorithmConfig): Learner {
-  switch (a.name) {
-    case 'sgd-scratch':
-      return sgdFromScratch();
-    case 'sgd-pretrain':
-      return sgdPretrain({
-        iterations: a.train_iters,
-        batchSize: a.train_batch,
-        optimizer: a.optimizer,
-        learningRate: a.learning_rate,
-      });
-    default: {
-      const options = {
-        metaIterations: a.meta_iters,
-        metaBatchSize: a.meta_batch,
-        metaStep: a.meta_step,
-        metaStepFinal: a.meta_step_final,
-        innerIterations: a.inner_iters,
-        innerBatchSize: a.inner_batch,
-        innerOptimizer: a.optimizer,
-        innerLearningRate: a.learning_rate,
-        resetOptimizerState: a.reset_optimizer_state,
-        replacement: a.replacement,
-      };
-      if (a.name === 'reptile') return reptile(options);
-      if (a.name === 'fomaml') return fomaml({ ...options, tailBatches: a.tail_batches });
-      return maml(options);
-    }
-  }
-}
-
-/** The stream a run's final test episodes are drawn from; `reptile-bench evaluate` redraws them from it. */
-export function testEpisodeRng(seed: number): Rng {
-  return createRng(seed).derive('test');
-}
-
-export function evaluationOptions(
-  config: RunConfig,
-  episodes: number,
-  modes = config.eval.modes,
-  workers = 1,
-): EvaluationOptions {
-  const e = config.eval;
-  return {
-    episodes,
-    adapt: {
-      optimizer: e.optimizer,
-      learningRate: e.learning_rate,
-      iterations: e.eval_iters,
-      batchSize: e.eval_batch,
-      replacement: e.replacement,
-    },
-    modes,
-    workers,
-  };
-}
 
 export interface RunProgress {
   phase: 'setup' | 'train' | 'eval';
@@ -142,13 +49,18 @@ export interface ExecuteOptions {
   /** Replica threads for this run's meta-batches. */
   threads: number;
   onProgress?: (progress: RunProgress) => void;
+  /** Things worth telling the user: a resume, a checkpoint of another commit. */
+  onNote?: (text: string) => void;
   /** Called once the run is recorded as RUNNING, so a killed worker can still mark it KILLED. */
   onStarted?: (writer: RunWriter) => void;
+  /** Stops the run between steps: its state is checkpointed and it is recorded KILLED, to be resumed later. */
   signal?: AbortSignal;
+  /** Continue an interrupted run from its checkpoint (default true); false starts it over. */
+  resume?: boolean;
 }
 
 export interface ExecuteResult {
-  status: 'FINISHED' | 'FAILED';
+  status: 'FINISHED' | 'FAILED' | 'KILLED';
   summary: Record<string, number>;
   error?: string;
 }
@@ -158,9 +70,11 @@ const maxTrainingPoints = 500;
 
 /**
  * Runs one planned run end to end: backend, data, model, meta-training (metrics and learning-curve evaluations
- * logged as it goes), the final evaluation and the trained initialisation as an artifact. Every random choice
- * derives from the run's seed with fixed labels, so the same config, seed and backend give the same numbers.
- * Failures are recorded in the run (status FAILED with the error) and returned, not thrown.
+ * logged as it goes, checkpoints written as the config says), the final evaluation (checkpointed too) and the
+ * trained initialisation as an artifact. A run interrupted before (KILLED, with a checkpoint) continues where it
+ * stopped and ends with the same numbers as an uninterrupted one. Every random choice derives from the run's
+ * seed with fixed labels, so the same config, seed and backend give the same numbers. Failures are recorded in
+ * the run (status FAILED with the error) and returned, not thrown.
  */
 export async function executeRun(run: PlannedRun, options: ExecuteOptions): Promise<ExecuteResult> {
   const { config, seed } = run;
@@ -191,23 +105,126 @@ export async function executeRun(run: PlannedRun, options: ExecuteOptions): Prom
     return fail(writer, error);
   }
   const { backend, data, model } = setup;
-  const writer = await options.tracker.startRun(
-    meta({ name: backend.name, version: backend.version, threads: backend.threads }, data.checksum),
-  );
+
+  let checkpoint: RunCheckpoint | undefined;
+  try {
+    checkpoint = options.resume === false ? undefined : await resumableCheckpoint(run, options.tracker);
+  } catch (error) {
+    // A checkpoint that cannot be continued is left as it is, with the run, for the user to decide.
+    return { status: 'FAILED', summary: {}, error: error instanceof Error ? error.message : String(error) };
+  }
+  let writer: RunWriter;
+  if (checkpoint === undefined) {
+    writer = await options.tracker.startRun(
+      meta({ name: backend.name, version: backend.version, threads: backend.threads }, data.checksum),
+    );
+  } else {
+    const at =
+      checkpoint.phase === 'train'
+        ? `iteration ${checkpoint.training.iteration}/${trainingIterations(config.algorithm)}`
+        : `evaluation episode ${checkpoint.episodes.length}/${config.eval.episodes}`;
+    options.onNote?.(
+      `${run.runId}: resuming from its checkpoint at ${at} (written ${new Date(checkpoint.time).toISOString()})`,
+    );
+    if (checkpoint.commit !== options.commit)
+      options.onNote?.(
+        `warning: ${run.runId}: its checkpoint was written by commit ${checkpoint.commit}, this is ${options.commit}; ` +
+          'the run records the resume with both commits',
+      );
+    writer = await options.tracker.resumeRun(run.runId, {
+      iteration:
+        checkpoint.phase === 'train' ? checkpoint.training.iteration : trainingIterations(config.algorithm),
+      phase: checkpoint.phase,
+      commit: options.commit,
+      from: checkpoint.logOffset,
+    });
+  }
   options.onStarted?.(writer);
   try {
-    const summary = await trainAndEvaluate(run, model, data, writer, options);
+    const summary = await trainAndEvaluate(run, model, data, writer, options, checkpoint);
     await writer.finish('FINISHED', summary);
+    await removeCheckpoint(options.tracker.store.checkpointPath(run.runId));
     return { status: 'FINISHED', summary };
   } catch (error) {
+    if (options.signal?.aborted && !(error instanceof DivergenceError)) {
+      const reason = String(
+        options.signal.reason instanceof Error ? options.signal.reason.message : options.signal.reason,
+      );
+      await writer.finish('KILLED', {}, reason).catch(() => {});
+      return { status: 'KILLED', summary: {}, error: reason };
+    }
     return fail(writer, error);
   }
 }
 
+/** The run's checkpoint when it was interrupted and left one; throws (saying why) when it may not be continued. */
+async function resumableCheckpoint(run: PlannedRun, tracker: Tracker): Promise<RunCheckpoint | undefined> {
+  const record = await tracker.store.getRun(run.runId);
+  // Only an interrupted run continues: a failed one starts over (its failure may be what changed since).
+  if (record === undefined || record.status === 'FINISHED' || record.status === 'FAILED') return undefined;
+  if (record.status === 'RUNNING')
+    throw new Error(
+      `run ${run.runId} is being trained by another live process (${record.meta.commit}); not starting it twice`,
+    );
+  const file = tracker.store.checkpointPath(run.runId);
+  const checkpoint = await loadCheckpoint(file);
+  if (checkpoint === undefined) return undefined;
+  const refusal = refusalOf(
+    checkpoint,
+    { runId: run.runId, configHash: run.configHash, seed: run.seed, backend: run.config.backend },
+    file,
+  );
+  if (refusal !== undefined) throw new Error(refusal);
+  return checkpoint;
+}
+
 async function fail(writer: RunWriter, error: unknown): Promise<ExecuteResult> {
-  const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  const stack =
+    error instanceof DivergenceError
+      ? error.message
+      : error instanceof Error
+        ? (error.stack ?? error.message)
+        : String(error);
   await writer.finish('FAILED', {}, stack).catch(() => {});
   return { status: 'FAILED', summary: {}, error: error instanceof Error ? error.message : String(error) };
+}
+
+/** Seconds of work by kind, continued from what earlier attempts of the run did. */
+function workClock(before: ElapsedSeconds) {
+  const cpuStart = process.cpuUsage();
+  let phase: 'train' | 'eval' = 'train';
+  let phaseStart = performance.now();
+  let train = before.train;
+  let validation = before.validation;
+  let validationAtPhaseStart = before.validation;
+  const sincePhaseStart = () => (performance.now() - phaseStart) / 1000;
+  const trainSeconds = () =>
+    phase === 'train' ? train + sincePhaseStart() - (validation - validationAtPhaseStart) : train;
+  const evalSeconds = () => (phase === 'eval' ? before.eval + sincePhaseStart() : before.eval);
+  // CPU seconds of this process and its replica threads: unlike wall time, barely moved by other load.
+  const cpuSeconds = () => {
+    const used = process.cpuUsage(cpuStart);
+    return before.cpu + (used.user + used.system) / 1e6;
+  };
+  return {
+    train: trainSeconds,
+    addValidation(seconds: number) {
+      validation += seconds;
+    },
+    startEvaluation() {
+      if (phase === 'eval') return;
+      train = trainSeconds();
+      validationAtPhaseStart = validation;
+      phase = 'eval';
+      phaseStart = performance.now();
+    },
+    snapshot: (): ElapsedSeconds => ({
+      train: trainSeconds(),
+      validation,
+      eval: evalSeconds(),
+      cpu: cpuSeconds(),
+    }),
+  };
 }
 
 async function trainAndEvaluate(
@@ -216,6 +233,7 @@ async function trainAndEvaluate(
   data: RunData,
   writer: RunWriter,
   options: ExecuteOptions,
+  resumed: RunCheckpoint | undefined,
 ): Promise<Record<string, number>> {
   const { config, seed } = run;
   const progress = options.onProgress ?? (() => {});
@@ -223,33 +241,49 @@ async function trainAndEvaluate(
   const rng = createRng(seed);
   const iterations = trainingIterations(config.algorithm);
   const logEvery = Math.max(1, Math.ceil(iterations / maxTrainingPoints));
-
-  // Learning curves: a few transductive test episodes every `eval.every` iterations. Their time is kept out
-  // of the training time so that accuracy-vs-time shows the cost of training alone.
-  const valMode = config.eval.modes.includes('transductive') ? 'transductive' : 'non-transductive';
-  let validationSeconds = 0;
-  const trainStart = performance.now();
-  // CPU seconds of this process and its replica threads: unlike wall time, barely moved by other load.
-  const cpuStart = process.cpuUsage();
-  const cpuSeconds = () => {
-    const used = process.cpuUsage(cpuStart);
-    return (used.user + used.system) / 1e6;
+  const clock = workClock(resumed?.elapsed ?? { train: 0, validation: 0, eval: 0, cpu: 0 });
+  const checkpointFile = options.tracker.store.checkpointPath(run.runId);
+  const owner = {
+    runId: run.runId,
+    configHash: run.configHash,
+    seed,
+    backend: config.backend,
+    commit: options.commit,
   };
+  let lastSave = performance.now();
+  const save = async (state: RunProgressState) => {
+    await saveCheckpoint(checkpointFile, {
+      ...owner,
+      time: Date.now(),
+      logOffset: writer.logPosition(),
+      elapsed: clock.snapshot(),
+      ...state,
+    } as RunCheckpoint);
+    lastSave = performance.now();
+  };
+  const { every_seconds: everySeconds, every_iterations: everyIterations } = config.checkpoint;
+  const due = (iteration: number) =>
+    (everyIterations > 0 && iteration % everyIterations === 0) ||
+    performance.now() - lastSave >= everySeconds * 1000;
+
+  // Learning curves: a few test episodes every `eval.every` iterations. Their time is kept out of the training
+  // time so that accuracy-vs-time shows the cost of training alone.
+  const valMode = config.eval.modes.includes('transductive') ? 'transductive' : 'non-transductive';
   const validate: MetaTrainContext['validate'] =
     config.eval.every > 0 && iterations > 0
       ? {
           every: config.eval.every,
-          run: async (params, iteration) => {
+          run: async ({ params, innerState }, iteration) => {
             const start = performance.now();
-            const trainedFor = (start - trainStart) / 1000 - validationSeconds;
+            const trainedFor = clock.train();
             const result = await evaluate(
               model,
               params,
               data.test,
-              evaluationOptions(config, config.eval.val_episodes, [valMode], options.threads),
+              evaluationOptions(config, config.eval.val_episodes, [valMode], options.threads, innerState),
               rng.derive('validation', iteration),
             );
-            validationSeconds += (performance.now() - start) / 1000;
+            clock.addValidation((performance.now() - start) / 1000);
             const value = (valMode === 'transductive' ? result.transductive : result.nonTransductive)?.mean;
             const point = {
               [validationKey(metric)]: value ?? Number.NaN,
@@ -261,71 +295,137 @@ async function trainAndEvaluate(
         }
       : undefined;
 
-  if (iterations > 0) progress({ phase: 'train', done: 0, total: iterations });
   const learner = createLearner(config.algorithm);
-  const ctx: MetaTrainContext = {
-    model,
-    train: data.train,
-    rng: rng.derive('meta-train'),
-    backend: config.backend,
-    workers: options.threads,
-    onMetrics: (iteration, metrics) => {
-      progress({ phase: 'train', done: iteration + 1, total: iterations });
-      if (iteration % logEvery === 0 || iteration + 1 === iterations) {
-        const prefixed = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [`train_${k}`, v]));
-        writer.logMetrics(prefixed, iteration);
-      }
-    },
-    ...(data.trainClasses ? { trainClasses: data.trainClasses } : {}),
-    ...(validate ? { validate } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-  };
-  const init = await learner.metaTrain(ctx);
-  const trainSeconds = (performance.now() - trainStart) / 1000 - validationSeconds;
-  options.signal?.throwIfAborted();
-
-  progress({ phase: 'eval', done: 0, total: config.eval.episodes });
-  const evalStart = performance.now();
-  const result = await evaluate(
-    model,
-    init,
-    data.test,
-    {
-      ...evaluationOptions(config, config.eval.episodes, config.eval.modes, options.threads),
-      onProgress: (done, total) => progress({ phase: 'eval', done, total }),
+  let trained: MetaTrainResult;
+  if (resumed?.phase === 'eval') {
+    // Training is done; only the evaluation continues. (A learner without one initialisation, SGD from scratch,
+    // trains nothing: asking it again costs nothing.)
+    const { params, innerState } = resumed.trained;
+    trained =
+      params.length > 0
+        ? { init: params, ...(innerState ? { innerState } : {}) }
+        : await learner.metaTrain({
+            model,
+            train: data.train,
+            rng: rng.derive('meta-train'),
+            backend: config.backend,
+          });
+  } else {
+    const startAt = resumed?.phase === 'train' ? resumed.training.iteration : 0;
+    if (iterations > 0) progress({ phase: 'train', done: startAt, total: iterations });
+    const ctx: MetaTrainContext = {
+      model,
+      train: data.train,
+      rng: rng.derive('meta-train'),
+      backend: config.backend,
+      workers: options.threads,
+      onMetrics: (iteration, metrics) => {
+        progress({ phase: 'train', done: iteration + 1, total: iterations });
+        if (iteration % logEvery === 0 || iteration + 1 === iterations) {
+          const prefixed = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [`train_${k}`, v]));
+          writer.logMetrics(prefixed, iteration);
+        }
+      },
+      checkpoint: {
+        ...(resumed?.phase === 'train' ? { resume: resumed.training } : {}),
+        due,
+        save: (training) => save({ phase: 'train', training }),
+      },
+      ...(config.max_loss === undefined ? {} : { maxLoss: config.max_loss }),
+      ...(data.trainClasses ? { trainClasses: data.trainClasses } : {}),
+      ...(validate ? { validate } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
-    },
-    testEpisodeRng(seed),
-  );
-  const evalSeconds = (performance.now() - evalStart) / 1000;
+    };
+    trained = await learner.metaTrain(ctx);
+  }
+  clock.startEvaluation();
+  const init = trained.init;
+  const trainedParams = Array.isArray(init) ? init : [];
+  const trainedState = {
+    params: trainedParams,
+    ...(trained.innerState ? { innerState: trained.innerState } : {}),
+  };
+
+  // The evaluation checkpoints the episodes it has scored: a resumed one runs only the rest.
+  const done = new Map<number, EpisodeScores>(resumed?.phase === 'eval' ? resumed.episodes : []);
+  const saveEvaluation = () => save({ phase: 'eval', trained: trainedState, episodes: [...done.entries()] });
+  if (resumed?.phase !== 'eval') await saveEvaluation();
+  options.signal?.throwIfAborted();
+  let saving: Promise<void> | undefined;
+  progress({ phase: 'eval', done: done.size, total: config.eval.episodes });
+  let result: Awaited<ReturnType<typeof evaluate>>;
+  try {
+    result = await evaluate(
+      model,
+      init,
+      data.test,
+      {
+        ...evaluationOptions(
+          config,
+          config.eval.episodes,
+          config.eval.modes,
+          options.threads,
+          trained.innerState,
+        ),
+        done,
+        onEpisode: (e, scores) => {
+          done.set(e, scores);
+          if (saving === undefined && performance.now() - lastSave >= everySeconds * 1000)
+            saving = saveEvaluation().finally(() => {
+              saving = undefined;
+            });
+        },
+        onProgress: (count, total) => progress({ phase: 'eval', done: count, total }),
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+      testEpisodeRng(seed),
+    );
+  } catch (error) {
+    await saving;
+    if (options.signal?.aborted) await saveEvaluation();
+    throw error;
+  }
+  await saving;
   progress({ phase: 'eval', done: config.eval.episodes, total: config.eval.episodes });
+
+  const summary = {
+    ...summaryFromResult(metric, {
+      ...(result.nonTransductive ? { [modeKeyOf['non-transductive']]: result.nonTransductive } : {}),
+      ...(result.transductive ? { [modeKeyOf.transductive]: result.transductive } : {}),
+    }),
+  };
+  for (const [key, value] of Object.entries(summary))
+    if (!Number.isFinite(value))
+      throw new Error(
+        `the final evaluation gave ${key} = ${value}: the trained model's predictions are not finite ` +
+          '(an evaluation learning rate too large for it is the usual cause)',
+      );
 
   // Every episode's score, in episode order: the same seed gives every algorithm the same episodes, so runs can
   // be compared episode by episode.
   await writer.addArtifact('test-episodes.json', `${JSON.stringify({ metric, ...result.perEpisode })}\n`);
 
   if (Array.isArray(init)) {
-    // The learned initialisation, loadable with @reptile-bench/models' loadModel.
+    // The learned initialisation (and the inner optimizer state), loadable with @reptile-bench/models' loadModel.
     const dir = await mkdtemp(join(tmpdir(), 'reptile-bench-model-'));
     try {
       const file = join(dir, 'model.json');
-      await saveModel(file, model, init, { runId: run.runId, configHash: run.configHash, seed });
+      const meta = { runId: run.runId, configHash: run.configHash, seed };
+      await saveModel(file, model, init, meta, trained.innerState);
       await writer.addArtifact('model.json', { file });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }
 
+  const elapsed = clock.snapshot();
   return {
-    ...summaryFromResult(metric, {
-      ...(result.nonTransductive ? { [modeKeyOf['non-transductive']]: result.nonTransductive } : {}),
-      ...(result.transductive ? { [modeKeyOf.transductive]: result.transductive } : {}),
-    }),
-    train_seconds: trainSeconds,
-    validation_seconds: validationSeconds,
-    eval_seconds: evalSeconds,
-    total_seconds: trainSeconds + validationSeconds + evalSeconds,
-    cpu_seconds: cpuSeconds(),
-    ...(iterations > 0 && trainSeconds > 0 ? { meta_iters_per_s: iterations / trainSeconds } : {}),
+    ...summary,
+    train_seconds: elapsed.train,
+    validation_seconds: elapsed.validation,
+    eval_seconds: elapsed.eval,
+    total_seconds: elapsed.train + elapsed.validation + elapsed.eval,
+    cpu_seconds: elapsed.cpu,
+    ...(iterations > 0 && elapsed.train > 0 ? { meta_iters_per_s: iterations / elapsed.train } : {}),
   };
 }

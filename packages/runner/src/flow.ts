@@ -42,6 +42,8 @@ export interface SweepResult {
   outcomes: RunOutcome[];
   reports: WrittenReport[];
   failed: RunOutcome[];
+  /** The signal that stopped the sweep, if one did. */
+  interrupted?: NodeJS.Signals;
 }
 
 /**
@@ -66,7 +68,12 @@ export async function sweepAndReport(
     if (runs.length === 0) continue;
     reports.push(await writeReports(options.out, plan, runs));
   }
-  return { outcomes, reports, failed: outcomes.filter((o) => o.status !== 'FINISHED') };
+  return {
+    outcomes,
+    reports,
+    failed: outcomes.filter((o) => o.status !== 'FINISHED'),
+    ...(outcomes.interrupted ? { interrupted: outcomes.interrupted } : {}),
+  };
 }
 
 /** Replaces non-finite numbers (which JSON cannot hold) by null. */

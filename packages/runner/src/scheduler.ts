@@ -64,7 +64,10 @@ export function headline(run: PlannedRun, summary: Record<string, number>): stri
  * rerunning a killed sweep resumes it: runs that were RUNNING when it died are started again as new attempts.
  * Resolves with one outcome per planned run, in plan order; never throws for a failed run.
  */
-export async function runSweeps(plans: SweepPlan[], options: SweepOptions): Promise<RunOutcome[]> {
+export async function runSweeps(
+  plans: SweepPlan[],
+  options: SweepOptions,
+): Promise<RunOutcome[] & { interrupted?: NodeJS.Signals }> {
   const out = resolve(options.out);
   const release = acquireSweepLock(out);
   const { progress } = options;
@@ -97,22 +100,33 @@ export async function runSweeps(plans: SweepPlan[], options: SweepOptions): Prom
       reused: outcomes.size,
       cost: [...costs.values()].reduce((s, c) => s + c.total, 0),
     });
-    if (queue.some((r) => r.config.dataset.name === 'omniglot')) {
+    const filters = new Set(
+      queue.flatMap((r) => (r.config.dataset.name === 'omniglot' ? [r.config.dataset.resize] : [])),
+    );
+    if (filters.size > 0) {
       // Decode (or read the cache of) Omniglot once here, so parallel workers do not all decode it at once.
       progress.note('preparing Omniglot (the first time decodes the archives; later runs read the cache)');
-      await loadOmniglot();
+      for (const filter of filters) await loadOmniglot({ filter });
     }
     const commit = codeCommit();
     const workers = Math.max(1, Math.min(options.workers, queue.length || 1));
     const interrupted = new AbortController();
     const active = new Set<ChildProcess>();
     const onSignal = (signal: NodeJS.Signals) => {
+      if (interrupted.signal.aborted) {
+        // The second request: no more waiting for checkpoints.
+        progress.note(`${signal} again: stopping now`);
+        for (const child of active) child.kill('SIGKILL');
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      }
       progress.note(
-        `${signal}: stopping; runs in progress are recorded as KILLED and will be redone on the next sweep`,
+        `${signal}: stopping; runs in progress save a checkpoint and continue from it on the next sweep ` +
+          '(press Ctrl-C again to stop at once)',
       );
-      interrupted.abort();
+      interrupted.abort(signal);
       for (const child of active)
-        child.send({ type: 'abort', reason: `sweep interrupted (${signal})` } satisfies ToWorker);
+        if (child.connected)
+          child.send({ type: 'abort', reason: `sweep interrupted (${signal})` } satisfies ToWorker);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -142,6 +156,8 @@ export async function runSweeps(plans: SweepPlan[], options: SweepOptions): Prom
                   ? cost.startup + share(cost.train)
                   : cost.startup + cost.train + share(cost.eval);
             progress.runProgress(run, p, Math.min(cost.total, costDone));
+          } else if (message.type === 'note') {
+            progress.note(message.text);
           } else if (message.type === 'done') {
             done = message;
           }
@@ -155,7 +171,8 @@ export async function runSweeps(plans: SweepPlan[], options: SweepOptions): Prom
           const result: FromWorker & { type: 'done' } = done ?? {
             type: 'done',
             runId: run.runId,
-            status: interrupted.signal.aborted ? 'KILLED' : 'FAILED',
+            // Killed by a signal (or stopped with the sweep), it resumes from its checkpoint; anything else failed.
+            status: interrupted.signal.aborted || signal !== null ? 'KILLED' : 'FAILED',
             summary: {},
             error: `worker process exited (${signal ? `signal ${signal}` : `code ${code}`}) before the run ended`,
           };
@@ -178,7 +195,7 @@ export async function runSweeps(plans: SweepPlan[], options: SweepOptions): Prom
           resolveOutcome(outcome);
         });
         progress.runStarted(run);
-        child.send({ type: 'run', run, out, commit, threads } satisfies ToWorker);
+        child.send({ type: 'run', run, out, commit, threads, resume: !options.force } satisfies ToWorker);
       });
 
     try {
@@ -218,7 +235,9 @@ export async function runSweeps(plans: SweepPlan[], options: SweepOptions): Prom
         await tracker.close();
       }
     }
-    return planned.map((r) => outcomes.get(r.runId) as RunOutcome);
+    const results = planned.map((r) => outcomes.get(r.runId) as RunOutcome);
+    const signal = interrupted.signal.reason as NodeJS.Signals | undefined;
+    return Object.assign(results, signal === undefined ? {} : { interrupted: signal });
   } finally {
     release();
   }

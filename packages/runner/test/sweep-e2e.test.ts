@@ -52,7 +52,7 @@ describe('reptile-bench sweep, end to end on sine waves', () => {
     // Each run recorded its learning curve (every 3 of 6 iterations) and its trained initialisation.
     const store = openRunStore(out);
     const reptileRun = (await store.getRun(summary.runs[0]?.id as string)) as RunRecord;
-    expect(reptileRun.metrics.val_mse?.map((p) => p.step)).toEqual([3, 6]);
+    expect(reptileRun.metrics.val_mse?.map((p) => p.step)).toEqual([0, 3, 6]);
     expect(reptileRun.artifacts).toContain('model.json');
     expect(existsSync(store.artifactPath(reptileRun.meta.runId, 'model.json'))).toBe(true);
     const episodes = JSON.parse(
@@ -191,13 +191,16 @@ describe('reptile-bench sweep, end to end on sine waves', () => {
       [secondRun, false],
       [thirdRun, false],
     ]);
-    // The finished run kept its record (same attempt); the killed one was replaced by a new, finished attempt.
+    // The finished run kept its record (same attempt); the killed one continued its attempt from the checkpoint
+    // its worker wrote on noticing the sweep was gone.
     const first = (await store.getRun(firstRun)) as RunRecord;
     expect(first.attempt).toBe(finished.attempt);
     expect(first.startTime).toBe(finished.startTime);
     const second = (await store.getRun(secondRun)) as RunRecord;
     expect(second.status).toBe('FINISHED');
-    expect(second.attempt).not.toBe(killed.attempt);
+    expect(second.attempt).toBe(killed.attempt);
+    expect(second.resumes).toHaveLength(1);
+    expect(resumed.stderr).toContain(`${secondRun}: resuming from its checkpoint at`);
   });
 
   it('exits non-zero with a summary when a run fails', async () => {

@@ -55,7 +55,7 @@ runs:
     expect(run.info.runName).toBe('sine/reptile');
     expect(run.params).toMatchObject({ 'algorithm.name': 'reptile', 'algorithm.meta_iters': '6', seed: '3' });
     const history = await client.getMetricHistory(run.info.runId, 'val_mse');
-    expect(history.map((p) => p.step).sort((a, b) => a - b)).toEqual([2, 4, 6]);
+    expect(history.map((p) => p.step).sort((a, b) => a - b)).toEqual([0, 2, 4, 6]);
     const innerLoss = await client.getMetricHistory(run.info.runId, 'train_inner_loss');
     expect(innerLoss).toHaveLength(6);
     expect(run.metrics.map((m) => m.key)).toContainEqual(expect.stringMatching(/mse_transductive$/));

@@ -20,7 +20,7 @@ import lockfile from 'proper-lockfile';
 import writeFileAtomic from 'write-file-atomic';
 import { MlflowApiError, type MlflowClient } from './mlflow/client.ts';
 import { MLFLOW_LIMITS, SUMMARY_PREFIX, validateRunId } from './names.ts';
-import { decodeValue, type EndEvent, type LogEntry, readLog } from './run-log.ts';
+import { decodeValue, type EndEvent, type LogEntry, liveEntries, readLog } from './run-log.ts';
 import { openRunStore, readRunHeader, runDir, runLogPath, writerIsGone } from './store.ts';
 import type { RunStatus, SyncReport } from './types.ts';
 
@@ -94,6 +94,19 @@ export async function enqueueRun(storeDir: string, runId: string, experiment: st
   const existing = await readEntry(storeDir, runId);
   if (existing?.attempt === header.attempt) return;
   await writeEntry(storeDir, freshEntry(runId, header.attempt, experiment));
+}
+
+/**
+ * A run continued from a checkpoint: its mirror is delivered again from where it stopped (the resume event in the
+ * log sets the MLflow run back to RUNNING).
+ */
+export async function reopenRun(storeDir: string, runId: string, experiment: string): Promise<void> {
+  const header = await readRunHeader(storeDir, runId);
+  const existing = await readEntry(storeDir, runId);
+  if (header === undefined || existing?.attempt !== header.attempt)
+    return enqueueRun(storeDir, runId, experiment);
+  const { ending: _ending, ...rest } = existing;
+  await writeEntry(storeDir, { ...rest, done: false });
 }
 
 function freshEntry(runId: string, attempt: string, experiment: string): OutboxEntry {
@@ -221,7 +234,11 @@ class RunDelivery {
       await this.save(entry);
     }
     this.entry = entry;
-    this.entries = await readLog(runLogPath(this.storeDir, this.runId), entry.offset);
+    // What a resume superseded and was not delivered yet is never sent (what was sent before stays in MLflow).
+    this.entries = liveEntries(
+      await readLog(runLogPath(this.storeDir, this.runId), entry.offset),
+      entry.offset,
+    );
     this.writerGone = writerIsGone(header);
 
     if (entry.mlflowRunId === undefined) {
@@ -282,6 +299,13 @@ class RunDelivery {
     while (position < this.entries.length) {
       this.checkLock();
       const next = this.entries[position]!;
+      if ('resume' in next.event) {
+        await this.retrying(() => this.client.updateRun(mlflowRunId, { status: 'RUNNING' }));
+        entry.offset = next.end;
+        await this.save(entry);
+        position += 1;
+        continue;
+      }
       if ('artifact' in next.event) {
         const name = next.event.artifact;
         const path = join(runDir(this.storeDir, this.runId), 'artifacts', name);
@@ -340,7 +364,7 @@ class RunDelivery {
     let count = 0;
     for (let i = start; i < this.entries.length; i++) {
       const { event, end } = this.entries[i]!;
-      if ('artifact' in event) break;
+      if ('artifact' in event || 'resume' in event) break;
       if ('m' in event) {
         if (batch.metrics.length >= MAX_BATCH_METRICS) break;
         batch.metrics.push({ key: event.m, value: decodeValue(event.v), timestamp: event.t, step: event.s });
@@ -525,7 +549,8 @@ async function pendingWithoutDelivery(storeDir: string, entry: OutboxEntry): Pro
 /** Log entries as report events: each point, tag and artifact, and each summary value of the end. */
 function countEvents(entries: LogEntry[]): number {
   let count = 0;
-  for (const { event } of entries) count += 'end' in event ? Object.keys(event.summary ?? {}).length : 1;
+  for (const { event } of entries)
+    count += 'end' in event ? Object.keys(event.summary ?? {}).length : 'resume' in event ? 0 : 1;
   return count;
 }
 

@@ -11,16 +11,47 @@ export interface EndEvent {
   error?: string;
 }
 
+/**
+ * A run continued from a checkpoint. Whatever the log holds between byte `from` (where it stood when the
+ * checkpoint was written) and this event was written by the stopped process after that checkpoint, and is
+ * superseded: readers drop it.
+ */
+export interface ResumeEvent {
+  resume: { iteration: number; phase: string; commit: string; from: number };
+  t: number;
+}
+
 export type LogEvent =
   | { m: string; s: number; v: number | string; t: number }
   | { tag: string; value: string; t: number }
   | { artifact: string; t: number }
-  | EndEvent;
+  | EndEvent
+  | ResumeEvent;
 
 /** A parsed line and the byte offset just past its newline. */
 export interface LogEntry {
   event: LogEvent;
   end: number;
+}
+
+/**
+ * The entries that stand: those a later resume event supersedes (written after the checkpoint it resumed from,
+ * by the process that stopped) are left out. Entries must be in log order; `start` is where the first one begins.
+ */
+export function liveEntries(entries: LogEntry[], start = 0): LogEntry[] {
+  const superseded = new Set<number>();
+  let begin = start;
+  const begins = entries.map((entry) => {
+    const at = begin;
+    begin = entry.end;
+    return at;
+  });
+  entries.forEach((entry, i) => {
+    if (!('resume' in entry.event)) return;
+    const from = entry.event.resume.from;
+    for (let j = i - 1; j >= 0 && begins[j]! >= from; j--) superseded.add(j);
+  });
+  return superseded.size === 0 ? entries : entries.filter((_, i) => !superseded.has(i));
 }
 
 /** JSON has no NaN or infinities; a diverged run still records them, as MLflow's own JSON spelling. */

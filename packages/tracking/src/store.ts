@@ -3,7 +3,7 @@
 // atomically (temp + rename) or only ever appended to in whole lines, so a crash at any moment leaves a
 // readable run. Runs are independent folders, so parallel writers of different runs never share a file.
 import { randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -20,13 +20,14 @@ import {
   validateStep,
   validateTagValue,
 } from './names.ts';
-import { decodeValue, encodeEvent, encodeValue, type LogEvent, readLog } from './run-log.ts';
-import type { MetricPoint, RunMeta, RunRecord, RunStatus, RunStore, RunWriter } from './types.ts';
+import { decodeValue, encodeEvent, encodeValue, type LogEvent, liveEntries, readLog } from './run-log.ts';
+import type { MetricPoint, RunMeta, RunRecord, RunResume, RunStatus, RunStore, RunWriter } from './types.ts';
 
 export const RUNS_FOLDER = 'runs';
 export const LOG_FILE = 'log.jsonl';
 const RUN_FILE = 'run.json';
 const ARTIFACTS_FOLDER = 'artifacts';
+const CHECKPOINT_FILE = 'checkpoint.bin';
 
 /** Contents of `run.json`. */
 export interface RunHeader {
@@ -55,10 +56,12 @@ export function openRunStore(dir: string): RunStore {
   return {
     dir: storeDir,
     startRun: (meta) => startRun(storeDir, meta),
+    resumeRun: (runId, resume) => resumeRun(storeDir, runId, resume),
     getRun: (runId) => readRun(storeDir, runId),
     listRuns: (filter) => listRuns(storeDir, filter),
     artifactPath: (runId, name) =>
       join(runDir(storeDir, runId), ARTIFACTS_FOLDER, validateArtifactName(name)),
+    checkpointPath: (runId) => join(runDir(storeDir, runId), CHECKPOINT_FILE),
   };
 }
 
@@ -136,7 +139,32 @@ async function startRun(storeDir: string, meta: RunMeta): Promise<RunWriter> {
   return createWriter(storeDir, header);
 }
 
-function createWriter(storeDir: string, header: RunHeader): RunWriter {
+/**
+ * Continues the stored attempt: the header names this process as the writer (so the run no longer reads as
+ * KILLED), and a resume event supersedes the log after `resume.from`.
+ */
+async function resumeRun(
+  storeDir: string,
+  runId: string,
+  resume: Omit<RunResume, 'time'> & { from: number },
+): Promise<RunWriter> {
+  const header = await readRunHeader(storeDir, runId);
+  if (header === undefined) throw new Error(`cannot resume run ${runId}: it is not in the store ${storeDir}`);
+  if (!Number.isSafeInteger(resume.from) || resume.from < 0)
+    throw new Error(`cannot resume run ${runId}: log offset ${resume.from} is not a byte offset`);
+  const resumed: RunHeader = { ...header, writer: { host: hostname(), pid: process.pid, thread: threadId } };
+  await writeFileAtomic(join(runDir(storeDir, runId), RUN_FILE), `${JSON.stringify(resumed, null, 2)}\n`);
+  const writer = createWriter(storeDir, resumed);
+  writer.append([
+    {
+      resume: { iteration: resume.iteration, phase: resume.phase, commit: resume.commit, from: resume.from },
+      t: Date.now(),
+    },
+  ]);
+  return writer;
+}
+
+function createWriter(storeDir: string, header: RunHeader): RunWriter & { append(events: LogEvent[]): void } {
   const { runId } = header.meta;
   const dir = runDir(storeDir, runId);
   let fd: number | undefined = openSync(join(dir, LOG_FILE), 'a');
@@ -163,6 +191,11 @@ function createWriter(storeDir: string, header: RunHeader): RunWriter {
 
   return {
     runId,
+    append,
+    logPosition() {
+      if (fd === undefined) throw new Error(`run ${runId} is finished`);
+      return fstatSync(fd).size;
+    },
     logMetric(key, value, step) {
       append([metricEvent(key, value, step, Date.now())]);
     },
@@ -271,7 +304,8 @@ export function writerIsGone(header: RunHeader): boolean {
 async function readRun(storeDir: string, runId: string): Promise<RunRecord | undefined> {
   const header = await readRunHeader(storeDir, runId);
   if (header === undefined) return undefined;
-  const entries = await readLog(runLogPath(storeDir, runId));
+  const all = await readLog(runLogPath(storeDir, runId));
+  const entries = liveEntries(all);
   const metrics: Record<string, MetricPoint[]> = {};
   const tags: Record<string, string> = { ...(header.meta.tags ?? {}) };
   const artifacts: string[] = [];
@@ -284,6 +318,18 @@ async function readRun(storeDir: string, runId: string): Promise<RunRecord | und
     artifacts,
     tags,
     attempt: header.attempt,
+    resumes: all.flatMap(({ event }) =>
+      'resume' in event
+        ? [
+            {
+              time: event.t,
+              commit: event.resume.commit,
+              iteration: event.resume.iteration,
+              phase: event.resume.phase,
+            },
+          ]
+        : [],
+    ),
   };
   let lastTime = header.startTime;
   for (const { event } of entries) {

@@ -2,7 +2,14 @@
 // (option or MLFLOW_TRACKING_URI) it is also queued in the outbox and delivered in the background. Delivery
 // never fails or blocks a run: while MLflow is unreachable events simply wait for `sync`, or the next tracker.
 import { createMlflowClient, type MlflowClient } from './mlflow/client.ts';
-import { type DeliverOptions, deliverOutbox, deliverRun, enqueueRun, listOutbox } from './outbox.ts';
+import {
+  type DeliverOptions,
+  deliverOutbox,
+  deliverRun,
+  enqueueRun,
+  listOutbox,
+  reopenRun,
+} from './outbox.ts';
 import { listRunIds, openRunStore, readRunHeader } from './store.ts';
 import type { RunWriter, SyncReport, Tracker } from './types.ts';
 
@@ -33,6 +40,7 @@ export function createTracker(options: TrackerOptions): Tracker {
       store,
       mlflowUri: undefined,
       startRun: (meta) => store.startRun(meta),
+      resumeRun: (runId, resume) => store.resumeRun(runId, resume),
       sync: async () => ({ delivered: 0, pending: 0, runs: 0, errors: [] }),
       close: async () => {},
     };
@@ -79,6 +87,7 @@ export function createTracker(options: TrackerOptions): Tracker {
     const { runId } = writer;
     return {
       runId,
+      logPosition: () => writer.logPosition(),
       logMetric(key, value, step) {
         writer.logMetric(key, value, step);
         schedule(runId, flushIntervalMs);
@@ -118,6 +127,14 @@ export function createTracker(options: TrackerOptions): Tracker {
       await enqueueRun(store.dir, meta.runId, options.experiment ?? meta.sweep);
       started.add(meta.runId);
       schedule(meta.runId, 0);
+      return mirrored(writer);
+    },
+    async resumeRun(runId, resume) {
+      const writer = await store.resumeRun(runId, resume);
+      const header = await readRunHeader(store.dir, runId);
+      await reopenRun(store.dir, runId, options.experiment ?? header?.meta.sweep ?? runId);
+      started.add(runId);
+      schedule(runId, 0);
       return mirrored(writer);
     },
     async sync() {

@@ -46,6 +46,20 @@ export interface RunRecord {
   tags: Record<string, string>;
   /** Identifies this attempt of the run: starting a run id again starts a new attempt with a new id. */
   attempt: string;
+  /** Every time the attempt was continued from a checkpoint (see `RunStore.resumeRun`), in order. */
+  resumes: RunResume[];
+}
+
+/** One continuation of a run from its checkpoint. */
+export interface RunResume {
+  /** Milliseconds since the epoch. */
+  time: number;
+  /** The commit of the code that continued it (which may differ from `meta.commit`). */
+  commit: string;
+  /** Iterations completed when the checkpoint was written. */
+  iteration: number;
+  /** What the run was doing: 'train' or 'eval'. */
+  phase: string;
 }
 
 export interface RunWriter {
@@ -56,6 +70,8 @@ export interface RunWriter {
   setTag(key: string, value: string): void;
   /** Stores an artifact atomically under the run (`name` may contain `/`-separated folders). */
   addArtifact(name: string, content: string | Uint8Array | { file: string }): Promise<void>;
+  /** Bytes of the run's log written so far: where a checkpoint written now stands in the log. */
+  logPosition(): number;
   /** Marks the run ended; later calls on this writer throw. */
   finish(
     status: Exclude<RunStatus, 'RUNNING'>,
@@ -68,10 +84,18 @@ export interface RunStore {
   readonly dir: string;
   /** Starts a run; a run id that already exists is replaced by a fresh attempt. */
   startRun(meta: RunMeta): Promise<RunWriter>;
+  /**
+   * Continues the stored attempt of a run from a checkpoint: this process becomes its writer, and a resume event
+   * supersedes what the log holds after byte `from` (written after that checkpoint). Metrics logged from here on
+   * continue its history.
+   */
+  resumeRun(runId: string, resume: Omit<RunResume, 'time'> & { from: number }): Promise<RunWriter>;
   getRun(runId: string): Promise<RunRecord | undefined>;
   listRuns(filter?: { sweep?: string; status?: RunStatus }): Promise<RunRecord[]>;
   /** Where an artifact of a run lives on disk (it may not exist yet). */
   artifactPath(runId: string, name: string): string;
+  /** Where a run's checkpoint lives (inside its folder, so a fresh attempt of the run starts without one). */
+  checkpointPath(runId: string): string;
 }
 
 /** Outcome of delivering the outbox to MLflow. */
@@ -98,6 +122,8 @@ export interface Tracker {
   /** The MLflow tracking URI runs are mirrored to, if any. */
   readonly mlflowUri: string | undefined;
   startRun(meta: RunMeta): Promise<RunWriter>;
+  /** Continues a stored run from a checkpoint (see `RunStore.resumeRun`); mirrored runs are reopened in MLflow. */
+  resumeRun(runId: string, resume: Omit<RunResume, 'time'> & { from: number }): Promise<RunWriter>;
   /** Delivers everything waiting in the outbox now (no-op report without MLflow). */
   sync(): Promise<SyncReport>;
   /** Waits for in-flight deliveries; what could not be delivered stays in the outbox for `sync`. */

@@ -5,8 +5,8 @@ import type { MeanWithCi } from '@reptile-bench/core';
 import { evaluate } from '@reptile-bench/evaluation';
 import { loadModel } from '@reptile-bench/models';
 import { openRunStore } from '@reptile-bench/tracking';
+import { evaluationOptions, prepareData, testEpisodeRng } from '../assemble.ts';
 import type { EvalMode, RunConfig } from '../config/schema.ts';
-import { evaluationOptions, prepareData, testEpisodeRng } from '../execute.ts';
 import { metricKindOf, modeKeyOf, summaryKey } from '../records.ts';
 
 export interface EvaluateCommandOptions {
@@ -76,7 +76,7 @@ export async function evaluateCommand(target: string, opts: EvaluateCommandOptio
     loaded.model,
     loaded.params,
     data.test,
-    evaluationOptions(config, episodes, modes, opts.workers),
+    evaluationOptions(config, episodes, modes, opts.workers, loaded.optimizerState),
     rng,
   );
 

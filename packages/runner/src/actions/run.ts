@@ -4,7 +4,7 @@ import { ConfigError } from '../config/errors.ts';
 import { isSweepFile, parseOverride, planRunFile, planSweep, type SweepPlan } from '../config/sweep.ts';
 import { executePlans, type SweepCommandOptions } from './sweep.ts';
 
-export interface RunCommandOptions extends SweepCommandOptions {
+export interface RunCommandOptions extends Omit<SweepCommandOptions, 'only'> {
   seed?: number;
   only?: string;
   sweep?: string;
@@ -55,5 +55,6 @@ export async function runCommand(command: Command, file: string, opts: RunComman
     }
     return;
   }
-  await executePlans(command, [plan], { ...opts, workers: 1 });
+  const { only: _only, ...rest } = opts;
+  await executePlans(command, [plan], { ...rest, workers: 1 });
 }

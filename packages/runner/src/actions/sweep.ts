@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { type Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/errors.ts';
 import { parseOverride, planSweeps, type SweepPlan } from '../config/sweep.ts';
 import { summaryJson, summaryText, sweepAndReport } from '../flow.ts';
 import { createProgress, type ProgressMode } from '../progress.ts';
@@ -11,6 +12,8 @@ export interface SweepCommandOptions {
   /** `key=value` overrides as typed. */
   set: string[];
   force?: boolean;
+  /** Substrings of run names or ids: only matching runs are run (the reports still cover the whole sweep). */
+  only?: string[];
   dryRun?: boolean;
   json?: boolean;
   progress: ProgressMode;
@@ -66,6 +69,13 @@ export async function executePlans(
   } else {
     process.stdout.write(`${text}\n`);
   }
+  if (result.interrupted) {
+    process.stderr.write(
+      `interrupted (${result.interrupted}): rerun the same command to continue from the checkpoints\n`,
+    );
+    process.exitCode = result.interrupted === 'SIGINT' ? 130 : 143;
+    throw new CommanderError(process.exitCode, 'reptile-bench.interrupted', '');
+  }
   if (result.failed.length > 0) {
     command.error(`${result.failed.length} run(s) did not finish; rerun the same command to retry them`, {
       exitCode: 1,
@@ -79,5 +89,23 @@ export async function sweepCommand(
   files: string[],
   opts: SweepCommandOptions,
 ): Promise<void> {
-  await executePlans(command, planSweeps(files, opts.set.map(parseOverride)), opts);
+  const plans = planSweeps(files, opts.set.map(parseOverride));
+  const only = opts.only ?? [];
+  const picked =
+    only.length === 0
+      ? plans
+      : plans.map((plan) => ({
+          ...plan,
+          runs: plan.runs.filter((r) => only.some((text) => r.name.includes(text) || r.runId.includes(text))),
+          reportScope: typeof plan.reportScope === 'object' ? plan.reportScope : { runs: plan.runs },
+        }));
+  if (picked.every((plan) => plan.runs.length === 0))
+    throw new ConfigError([
+      {
+        where: files.join(', '),
+        field: '--only',
+        message: `no run's name or id contains ${only.map((o) => JSON.stringify(o)).join(' or ')}`,
+      },
+    ]);
+  await executePlans(command, picked, opts);
 }

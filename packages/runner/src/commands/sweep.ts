@@ -20,7 +20,12 @@ export function register(program: Command): void {
       collect,
       [],
     )
-    .option('--force', 'run again even the runs that finished before')
+    .option(
+      '--only <text>',
+      'run only the runs whose name or id contains this text (repeatable: any of them); reports cover every run stored',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option('--force', 'run again even the runs that finished before (and start interrupted ones over)')
     .option('--dry-run', 'print the expanded plan and exit')
     .option('--json', 'print one machine-readable summary line on stdout at the end')
     .option('--progress <mode>', progressHelp, progressMode, 'auto')

@@ -162,6 +162,27 @@ export function resolveRunConfig(
       });
     }
   }
+  if (evalConfig.optimizer_state === 'trained') {
+    const carried =
+      (algorithm.name === 'reptile' || algorithm.name === 'fomaml') && !algorithm.reset_optimizer_state;
+    if (!carried) {
+      problems.push({
+        where: layer.originOf(['eval', 'optimizer_state'], context.where),
+        field: 'eval.optimizer_state',
+        message:
+          `"trained" starts each episode from the inner optimizer state meta-training carried, which ${algorithm.name}` +
+          `${'reset_optimizer_state' in algorithm && algorithm.reset_optimizer_state ? ' with reset_optimizer_state' : ''} does not have; use "fresh"`,
+        run: context.run,
+      });
+    } else if (algorithm.optimizer !== evalConfig.optimizer) {
+      problems.push({
+        where: layer.originOf(['eval', 'optimizer'], context.where),
+        field: 'eval.optimizer',
+        message: `optimizer_state "trained" continues the inner ${algorithm.optimizer} state, so evaluation must use "${algorithm.optimizer}" too (got "${evalConfig.optimizer}")`,
+        run: context.run,
+      });
+    }
+  }
   if (problems.length > 0) return { problems };
 
   const config = {
@@ -172,6 +193,8 @@ export function resolveRunConfig(
     eval: evalConfig,
     backend: top.data.backend,
     workers: top.data.workers,
+    checkpoint: top.data.checkpoint,
+    ...(top.data.max_loss === undefined ? {} : { max_loss: top.data.max_loss }),
   };
   return { config, problems };
 }

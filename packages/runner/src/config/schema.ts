@@ -25,6 +25,13 @@ export const datasetSchemas = {
     train_characters: count.default(1200),
     /** Rotate training characters by 0/90/180/270 degrees into new classes. */
     augment: z.boolean().default(true),
+    /**
+     * How the 105×105 images shrink to 28×28: 'area' averages the ink coverage (gray levels); 'nearest' keeps the
+     * pixel under each output pixel's centre (binary, what the paper's code gets from Pillow for 1-bit images).
+     */
+    resize: z.enum(['area', 'nearest']).default('area'),
+    /** The value of a fully inked pixel: 1 (paper 0), or 0 (paper 1, as the paper's code reads the PNGs). */
+    ink: z.union([z.literal(1), z.literal(0)]).default(1),
   }),
   sine: z.strictObject({
     name: z.literal('sine'),
@@ -63,6 +70,12 @@ const metaHyperparameters = {
   optimizer: optimizer.default('adam'),
   /** Start each task from a fresh optimizer state instead of carrying it across tasks as the paper does. */
   reset_optimizer_state: z.boolean().default(false),
+  /**
+   * Carry one inner optimizer state through all tasks in sequence, exactly as the paper's code does (the tasks of
+   * a meta-batch then run one after another in one thread). Default false: task slot k of every meta-batch
+   * carries its own state, so a meta-batch's tasks run in parallel on replicas.
+   */
+  shared_optimizer_state: z.boolean().default(false),
   /** Draw inner mini-batches with replacement. */
   replacement: z.boolean().default(false),
 };
@@ -97,6 +110,13 @@ export const evalSchema = z.strictObject({
   optimizer: optimizer.default('adam'),
   learning_rate: rate,
   replacement: z.boolean().default(false),
+  /**
+   * Where each episode's adaptation starts its optimizer: 'fresh' (moments zero) or 'trained', the inner
+   * optimizer's state at the end of meta-training (Adam's moments and step count), as the paper's code evaluates:
+   * the shared state, or task slot 0's when each slot carries its own. 'trained' needs an algorithm whose inner
+   * state is carried (reptile or fomaml without reset_optimizer_state) and the same optimizer for evaluation.
+   */
+  optimizer_state: z.enum(['fresh', 'trained']).default('fresh'),
   modes: z
     .array(z.enum(evalModes))
     .min(1)
@@ -120,6 +140,20 @@ export const runTopSchema = z.strictObject({
   backend: z.enum(backends).default('wasm'),
   /** Replica threads inside one run (the sweep sets 1 when it runs several runs at once). */
   workers: count.default(1),
+  /** Checkpoints of a run's state, written so that an interrupted run resumes exactly (not part of the hash). */
+  checkpoint: z
+    .strictObject({
+      /** Write one after this many seconds of work since the last (default 120). */
+      every_seconds: z.number().positive().default(120),
+      /** Also write one every this many iterations (0: only by time). */
+      every_iterations: z.int().min(0).default(0),
+    })
+    .default({ every_seconds: 120, every_iterations: 0 }),
+  /**
+   * Fail a run as diverged when a training loss exceeds this (non-finite losses and parameters always fail it).
+   * Not part of the hash: it never changes a finished run's numbers.
+   */
+  max_loss: z.number().positive().optional(),
 });
 
 export type DatasetConfig = z.output<(typeof datasetSchemas)[keyof typeof datasetSchemas]>;
@@ -139,7 +173,23 @@ export interface RunConfig {
   backend: BackendChoice;
   /** Scheduling only (results do not depend on it); not part of the config hash. */
   workers: number;
+  /** When checkpoints are written; not part of the config hash. */
+  checkpoint: { every_seconds: number; every_iterations: number };
+  /** Divergence bound on training losses; not part of the config hash. */
+  max_loss?: number;
 }
+
+/**
+ * Fields added after runs were first recorded, with the default that reproduces what every run did before them.
+ * While a field holds this default it is left out of the config hash, so earlier configs keep their run ids.
+ */
+export const hashNeutralDefaults: {
+  [part in 'dataset' | 'algorithm' | 'eval']: Record<string, unknown>;
+} = {
+  dataset: { resize: 'area', ink: 1 },
+  algorithm: { shared_optimizer_state: false },
+  eval: { optimizer_state: 'fresh' },
+};
 
 /** Which models a dataset can feed. */
 export const modelsForDataset: Record<DatasetConfig['name'], Array<ModelConfig['name']>> = {

@@ -13,6 +13,7 @@ import {
 import { resolveRunConfig } from './resolve.ts';
 import {
   type Grid,
+  hashNeutralDefaults,
   type RandomDistribution,
   type RandomSearch,
   type RunConfig,
@@ -79,10 +80,24 @@ export function parseOverride(text: string): Override {
   return { path: key.split('.'), value };
 }
 
-/** What goes into the config hash: everything that can change the numbers a run produces. */
-export function hashableConfig(config: RunConfig): Omit<RunConfig, 'name' | 'workers'> {
-  const { name: _name, workers: _workers, ...rest } = config;
-  return rest;
+/**
+ * What goes into the config hash: everything that can change the numbers a run produces, leaving out the fields
+ * of `hashNeutralDefaults` that hold their neutral default.
+ */
+export function hashableConfig(
+  config: RunConfig,
+): Omit<RunConfig, 'name' | 'workers' | 'checkpoint' | 'max_loss'> {
+  const { name: _name, workers: _workers, checkpoint: _checkpoint, max_loss: _maxLoss, ...rest } = config;
+  const without = <T extends object>(part: T, neutral: Record<string, unknown>): T =>
+    Object.fromEntries(
+      Object.entries(part).filter(([key, value]) => !(key in neutral && neutral[key] === value)),
+    ) as T;
+  return {
+    ...rest,
+    dataset: without(rest.dataset, hashNeutralDefaults.dataset),
+    algorithm: without(rest.algorithm, hashNeutralDefaults.algorithm),
+    eval: without(rest.eval, hashNeutralDefaults.eval),
+  };
 }
 
 export function runIdFor(sweep: string, hash: string, seed: number): string {

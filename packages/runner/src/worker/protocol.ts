@@ -3,14 +3,23 @@ import type { RunProgress } from '../execute.ts';
 
 /** Parent → worker process. */
 export type ToWorker =
-  | { type: 'run'; run: PlannedRun; out: string; commit: string; threads: number }
-  /** Stop now: mark the run KILLED and exit. */
+  | {
+      type: 'run';
+      run: PlannedRun;
+      out: string;
+      commit: string;
+      threads: number;
+      /** Continue the run from its checkpoint when it left one (false: start it over). */
+      resume: boolean;
+    }
+  /** Stop: checkpoint the run, record it KILLED and exit. */
   | { type: 'abort'; reason: string };
 
 /** Worker process → parent. */
 export type FromWorker =
   | { type: 'progress'; runId: string; progress: RunProgress }
   | { type: 'started'; runId: string }
+  | { type: 'note'; runId: string; text: string }
   | {
       type: 'done';
       runId: string;

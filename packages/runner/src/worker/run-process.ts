@@ -1,54 +1,70 @@
 // Entry point of a worker process: it executes one run sent by the sweep and exits. Each run gets its own
 // process, hence its own TensorFlow.js backend and memory, and a crash cannot take the sweep down with it.
-// When the sweep goes away (killed, Ctrl-C) the IPC channel closes and the run is recorded as KILLED.
+//
+// Stopping: the first SIGINT/SIGTERM, an abort message, or the sweep going away (the IPC channel closes) stops the
+// run between steps: it is checkpointed, recorded KILLED, and the process exits with 130 (SIGINT) or 143
+// (otherwise). A second signal exits at once. A sweep killed outright (SIGKILL) is noticed through the closed
+// channel, so no worker outlives it.
 import { createTracker, type RunWriter, type Tracker } from '@reptile-bench/tracking';
 import { executeRun } from '../execute.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
+/**
+ * Fault injection for the resume tests: `REPTILE_BENCH_CRASH_AT=train:<n>` or `eval:<n>` makes this process kill
+ * itself (SIGKILL, no cleanup at all) once the run reports n iterations or episodes done.
+ */
+const crashAt = /^(train|eval):(\d+)$/.exec(process.env.REPTILE_BENCH_CRASH_AT ?? '');
+
 const controller = new AbortController();
 let writer: RunWriter | undefined;
 let tracker: Tracker | undefined;
-let finishing = false;
+let running: Promise<void> | undefined;
+let stopping = false;
 let completed = false;
+let stopCode = 143;
 
 function send(message: FromWorker): void {
-  if (process.connected) process.send?.(message);
+  // With a callback a broken channel (the sweep died) is an error passed here, not a crash: 'disconnect' follows.
+  if (process.connected) process.send?.(message, undefined, {}, () => {});
 }
 
 /** Sends the run's outcome and exits once it is on its way; nothing left running may keep the process alive. */
-async function complete(message: FromWorker): Promise<never> {
+async function complete(message: FromWorker, code: number): Promise<never> {
   completed = true;
   if (process.connected) {
     await new Promise<void>((resolve) => {
       process.send?.(message, undefined, {}, () => resolve());
     });
   }
-  process.exit(0);
+  process.exit(code);
 }
 
-async function stop(reason: string): Promise<never> {
-  if (!finishing) {
-    finishing = true;
-    controller.abort(new Error(reason));
-    await writer?.finish('KILLED', {}, reason).catch(() => {});
-    await tracker?.close().catch(() => {});
+/** The first request stops the run cleanly (checkpoint, KILLED); the second exits now. */
+function stop(reason: string, code: number): void {
+  if (stopping) {
+    process.stderr.write(`${reason} again: exiting now\n`);
+    process.exit(code);
   }
-  process.exit(130);
+  stopping = true;
+  stopCode = code;
+  controller.abort(new Error(reason));
+  if (running === undefined) process.exit(code);
 }
 
 process.on('disconnect', () => {
-  if (!completed) void stop('the sweep process went away');
+  if (!completed) stop('the sweep process went away', 143);
 });
-process.on('SIGINT', () => void stop('interrupted (SIGINT)'));
-process.on('SIGTERM', () => void stop('terminated (SIGTERM)'));
+process.on('SIGINT', () => stop('interrupted (SIGINT)', 130));
+process.on('SIGTERM', () => stop('terminated (SIGTERM)', 143));
+process.on('SIGHUP', () => stop('hung up (SIGHUP)', 129));
 
 process.on('message', (message: ToWorker) => {
   if (message.type === 'abort') {
-    void stop(message.reason);
+    stop(message.reason, 143);
     return;
   }
-  const { run, out, commit, threads } = message;
-  void (async () => {
+  const { run, out, commit, threads, resume } = message;
+  running = (async () => {
     let lastProgress = 0;
     try {
       tracker = createTracker({ dir: out, experiment: run.sweep });
@@ -56,12 +72,16 @@ process.on('message', (message: ToWorker) => {
         tracker,
         commit,
         threads,
+        resume,
         signal: controller.signal,
         onStarted: (w) => {
           writer = w;
           send({ type: 'started', runId: run.runId });
         },
+        onNote: (text) => send({ type: 'note', runId: run.runId, text }),
         onProgress: (progress) => {
+          if (crashAt && progress.phase === crashAt[1] && progress.done >= Number(crashAt[2]))
+            process.kill(process.pid, 'SIGKILL');
           // A few messages a second are plenty for a progress bar.
           const now = Date.now();
           if (now - lastProgress < 200 && progress.done !== progress.total) return;
@@ -69,15 +89,19 @@ process.on('message', (message: ToWorker) => {
           send({ type: 'progress', runId: run.runId, progress });
         },
       });
-      finishing = true;
       await tracker.close();
-      await complete({ type: 'done', runId: run.runId, ...result });
+      await complete(
+        { type: 'done', runId: run.runId, ...result },
+        result.status === 'KILLED' ? stopCode : 0,
+      );
     } catch (error) {
       // Failures before the run was recorded (backend, data) end here; the parent records them.
-      finishing = true;
       const text = error instanceof Error ? error.message : String(error);
-      await writer?.finish('FAILED', {}, text).catch(() => {});
-      await complete({ type: 'done', runId: run.runId, status: 'FAILED', summary: {}, error: text });
+      await writer?.finish(stopping ? 'KILLED' : 'FAILED', {}, text).catch(() => {});
+      await complete(
+        { type: 'done', runId: run.runId, status: stopping ? 'KILLED' : 'FAILED', summary: {}, error: text },
+        stopping ? stopCode : 0,
+      );
     }
   })();
 });

@@ -2,7 +2,14 @@
 // thread's own backend. φ arrives packed in a SharedArrayBuffer (read in place, no copy); the result leaves packed
 // in one plain buffer, which the pool moves back instead of copying.
 import { type PackedArrays, packArrays, unpackArrays } from '@reptile-bench/backend';
-import { releaseOptimizerStates, runTaskJob, type TaskJob } from './task.ts';
+import type { OptimizerState } from '@reptile-bench/models';
+import {
+  exportOptimizerStates,
+  importOptimizerStates,
+  releaseOptimizerStates,
+  runTaskJob,
+  type TaskJob,
+} from './task.ts';
 
 export interface ReplicaJob extends Omit<TaskJob, 'params'> {
   params: PackedArrays;
@@ -23,4 +30,16 @@ export function adaptTask(job: ReplicaJob): ReplicaResult {
 
 export function releaseStates(prefix: string): void {
   releaseOptimizerStates(prefix);
+}
+
+export function exportStates(prefix: string): Record<string, OptimizerState> {
+  return exportOptimizerStates(prefix);
+}
+
+export function importStates(job: {
+  prefix: string;
+  states: Record<string, OptimizerState>;
+  optimizer: TaskJob['optimizer'];
+}): void {
+  importOptimizerStates(job.prefix, job.states, job.optimizer);
 }

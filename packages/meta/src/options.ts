@@ -1,7 +1,10 @@
-import { requireInteger, requireNumber, requireOptimizer } from '@reptile-bench/evaluation';
+import { requireFlag, requireInteger, requireNumber, requireOneOf } from '@reptile-bench/core';
 
-/** Reptile's settings, named after the paper's command-line flags (meta_iters, meta_batch, ...). */
-export interface ReptileOptions {
+/**
+ * The settings every Reptile-style meta-learner shares (Reptile, first-order MAML, MAML), named after the paper's
+ * command-line flags (meta_iters, meta_batch, ...).
+ */
+export interface MetaLearningOptions {
   metaIterations: number;
   /** Tasks per meta-iteration: 1 is serial Reptile, k > 1 batched Reptile. */
   metaBatchSize: number;
@@ -31,18 +34,16 @@ export interface ReptileOptions {
   replacement?: boolean;
 }
 
-export type CheckedReptileOptions = Required<ReptileOptions>;
+export type CheckedMetaLearningOptions = Required<MetaLearningOptions>;
 
 /** Validates the options, naming the learner and field in errors; fills in the defaults. */
-export function checkReptileOptions(options: ReptileOptions, learner: string): CheckedReptileOptions {
+export function checkMetaLearningOptions(
+  options: MetaLearningOptions,
+  learner: string,
+): CheckedMetaLearningOptions {
   if (options === null || typeof options !== 'object')
     throw new TypeError(`${learner}: options must be an object`);
   const field = (name: string) => `${learner}: ${name}`;
-  const flag = (value: unknown, name: string): boolean => {
-    if (value !== undefined && typeof value !== 'boolean')
-      throw new TypeError(`${field(name)} must be true or false, got ${JSON.stringify(value)}`);
-    return value ?? false;
-  };
   return {
     metaIterations: requireInteger(options.metaIterations, field('metaIterations'), 1),
     metaBatchSize: requireInteger(options.metaBatchSize, field('metaBatchSize'), 1),
@@ -50,10 +51,10 @@ export function checkReptileOptions(options: ReptileOptions, learner: string): C
     metaStepFinal: requireNumber(options.metaStepFinal, field('metaStepFinal')),
     innerIterations: requireInteger(options.innerIterations, field('innerIterations'), 1),
     innerBatchSize: requireInteger(options.innerBatchSize, field('innerBatchSize'), 1),
-    innerOptimizer: requireOptimizer(options.innerOptimizer, field('innerOptimizer')),
+    innerOptimizer: requireOneOf(options.innerOptimizer, field('innerOptimizer'), ['adam', 'sgd']),
     innerLearningRate: requireNumber(options.innerLearningRate, field('innerLearningRate'), true),
-    resetOptimizerState: flag(options.resetOptimizerState, 'resetOptimizerState'),
-    sharedOptimizerState: flag(options.sharedOptimizerState, 'sharedOptimizerState'),
-    replacement: flag(options.replacement, 'replacement'),
+    resetOptimizerState: requireFlag(options.resetOptimizerState, field('resetOptimizerState')),
+    sharedOptimizerState: requireFlag(options.sharedOptimizerState, field('sharedOptimizerState')),
+    replacement: requireFlag(options.replacement, field('replacement')),
   };
 }

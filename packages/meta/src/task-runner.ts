@@ -7,8 +7,16 @@ import {
   type ReplicaPool,
   unpackArrays,
 } from '@reptile-bench/backend';
+import type { OptimizerState } from '@reptile-bench/models';
 import type { ReplicaJob, ReplicaResult } from './replica.ts';
-import { releaseOptimizerStates, runTaskJob, type TaskJob, type TaskResult } from './task.ts';
+import {
+  exportOptimizerStates,
+  importOptimizerStates,
+  releaseOptimizerStates,
+  runTaskJob,
+  type TaskJob,
+  type TaskResult,
+} from './task.ts';
 
 /** Runs the task jobs of a meta-batch, in this thread or on replica threads; results come back in job order. */
 export interface TaskRunner {
@@ -19,9 +27,35 @@ export interface TaskRunner {
    * Moves parameters to where the runner reads them best (for replicas: one SharedArrayBuffer that every thread
    * reads in place) and returns arrays to use instead; updating those in place needs no further copy.
    */
-  share(params: Float32Array[]): Float32Array[];
+  place(params: Float32Array[]): Float32Array[];
+  /** Copies of the optimizer states carried between jobs, by `stateKey` without `statePrefix` (all, or `keys`). */
+  exportStates(keys?: readonly string[]): Promise<Record<string, OptimizerState>>;
+  /**
+   * Installs optimizer states by key without `statePrefix` (from `exportStates`), where the jobs with those keys
+   * will run: the next job with a key continues its state exactly.
+   */
+  importStates(states: Record<string, OptimizerState>, optimizer: TaskJob['optimizer']): Promise<void>;
   /** Frees the run's optimizer states and any threads. */
   close(): Promise<void>;
+}
+
+/** The state key of task slot `k` (see `TaskRunner`): slot k always runs on replica thread k mod workers. */
+export function slotStateKey(k: number): string {
+  return `slot${k}`;
+}
+
+/** Which of `workers` threads holds the state `key`: slot k's is on thread k mod workers, any other on thread 0. */
+function threadOfKey(key: string, workers: number): number {
+  const slot = /^slot(\d+)$/.exec(key);
+  return slot ? Number(slot[1]) % workers : 0;
+}
+
+function pick(
+  states: Record<string, OptimizerState>,
+  keys?: readonly string[],
+): Record<string, OptimizerState> {
+  if (keys === undefined) return states;
+  return Object.fromEntries(Object.entries(states).filter(([key]) => keys.includes(key)));
 }
 
 /** Runs every job in this thread, one after another, on the backend already selected. */
@@ -32,7 +66,13 @@ export function inThreadRunner(): TaskRunner {
     async run(jobs) {
       return jobs.map((job) => runTaskJob(job));
     },
-    share: (params) => params,
+    place: (params) => params,
+    async exportStates(keys) {
+      return pick(exportOptimizerStates(statePrefix), keys);
+    },
+    async importStates(states, optimizer) {
+      importOptimizerStates(statePrefix, states, optimizer);
+    },
     async close() {
       releaseOptimizerStates(statePrefix);
     },
@@ -58,7 +98,7 @@ export async function replicaRunner(backend: BackendName, workers: number): Prom
   }
   return {
     statePrefix,
-    share(params) {
+    place(params) {
       const packed = packArrays(params, { shared: true });
       const views = unpackArrays(packed);
       sharedLayout.set(views, packed);
@@ -87,6 +127,22 @@ export async function replicaRunner(backend: BackendName, workers: number): Prom
         params: unpackArrays({ buffer: r.values.buffer, lengths: r.lengths }),
         losses: r.losses,
       }));
+    },
+    async exportStates(keys) {
+      const parts = await Promise.all(
+        pools.map((pool) => pool.run<Record<string, OptimizerState>>('exportStates', statePrefix)),
+      );
+      return pick(Object.assign({}, ...parts), keys);
+    },
+    async importStates(states, optimizer) {
+      await Promise.all(
+        pools.map((pool, thread) => {
+          const own = Object.fromEntries(
+            Object.entries(states).filter(([key]) => threadOfKey(key, workers) === thread),
+          );
+          return pool.run('importStates', { prefix: statePrefix, states: own, optimizer });
+        }),
+      );
     },
     async close() {
       await Promise.all(

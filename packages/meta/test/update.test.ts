@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { metaStepAt, reptileUpdate } from '../src/index.ts';
+import { meanUpdate, metaStepAt } from '../src/index.ts';
+
+const reptileUpdate = (phi: Float32Array[], adapted: Float32Array[][], epsilon: number) =>
+  meanUpdate(phi, adapted, epsilon, 'towards');
 
 describe('metaStepAt', () => {
   it('anneals linearly from metaStep to metaStepFinal over metaIterations', () => {

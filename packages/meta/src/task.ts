@@ -1,8 +1,16 @@
 import { tf } from '@reptile-bench/backend';
 import { stableStringify } from '@reptile-bench/core';
 import type { Batch } from '@reptile-bench/datasets';
-import { createOptimizer, trainOnBatches } from '@reptile-bench/evaluation';
-import { createModel, type Model, type Optimizer, toArrays, toTensors } from '@reptile-bench/models';
+import {
+  createModel,
+  createOptimizer,
+  type Model,
+  type Optimizer,
+  type OptimizerState,
+  toArrays,
+  toTensors,
+  trainOnBatches,
+} from '@reptile-bench/models';
 
 /**
  * One task's inner loop, as plain data so that it can run in this thread or on a replica thread: start from
@@ -80,6 +88,32 @@ export function runTaskJob(job: TaskJob): TaskResult {
     return { params: change, losses: [...head.losses, ...end.losses] };
   } finally {
     if (job.stateKey === undefined) optimizer.dispose();
+  }
+}
+
+/** Copies of the optimizer states whose keys start with `prefix`, by key without the prefix. */
+export function exportOptimizerStates(prefix: string): Record<string, OptimizerState> {
+  const states: Record<string, OptimizerState> = {};
+  for (const [key, optimizer] of optimizers)
+    if (key.startsWith(prefix)) states[key.slice(prefix.length)] = optimizer.exportState();
+  return states;
+}
+
+/**
+ * Installs optimizer states under `prefix` + key (replacing any there), so that the next task job with that
+ * `stateKey` continues them exactly. `optimizer` says which kind of optimizer each job runs.
+ */
+export function importOptimizerStates(
+  prefix: string,
+  states: Record<string, OptimizerState>,
+  optimizer: TaskJob['optimizer'],
+): void {
+  for (const [key, state] of Object.entries(states)) {
+    const full = `${prefix}${key}`;
+    optimizers.get(full)?.dispose();
+    const restored = createOptimizer({ optimizer: optimizer.kind, learningRate: optimizer.learningRate });
+    restored.importState(state);
+    optimizers.set(full, restored);
   }
 }
 

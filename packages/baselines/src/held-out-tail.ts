@@ -63,22 +63,3 @@ export function tailedTaskBatches(
     ...miniBatches(heldOut, o.innerBatchSize, tailBatches, { replacement }, rng.derive('tail')),
   ];
 }
-
-/** φ ← φ + ε · mean_i Δ_i, in place; the mean is taken in float64 in task order (so thread counts don't matter). */
-export function applyMeanUpdate(phi: Float32Array[], updates: Float32Array[][], epsilon: number): void {
-  if (updates.length === 0) throw new RangeError('applyMeanUpdate: no updates to average');
-  const scale = epsilon / updates.length;
-  for (let j = 0; j < phi.length; j++) {
-    const target = phi[j]!;
-    for (const update of updates)
-      if (update[j]?.length !== target.length)
-        throw new RangeError(
-          `applyMeanUpdate: parameter ${j} has ${update[j]?.length} values in an update, φ has ${target.length}`,
-        );
-    for (let k = 0; k < target.length; k++) {
-      let sum = 0;
-      for (const update of updates) sum += update[j]![k]!;
-      target[k] = target[k]! + scale * sum;
-    }
-  }
-}

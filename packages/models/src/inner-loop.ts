@@ -1,0 +1,40 @@
+import { tf } from '@reptile-bench/backend';
+import type { Batch } from '@reptile-bench/datasets';
+import type { Model } from './model.ts';
+import type { Optimizer } from './optimizers.ts';
+import { trainStep } from './train.ts';
+
+/** A batch as tensors: x [size, ...inputShape]; y int32 [size] (labels) or float32 [size, outputs] (targets). */
+export function batchTensors(batch: Batch): { x: tf.Tensor; y: tf.Tensor } {
+  const x = tf.tensor(batch.x, [batch.size, ...batch.inputShape], 'float32');
+  const y =
+    batch.y instanceof Int32Array
+      ? tf.tensor1d(batch.y, 'int32')
+      : tf.tensor2d(batch.y, [batch.size, batch.size === 0 ? 1 : batch.y.length / batch.size], 'float32');
+  return { x, y };
+}
+
+/**
+ * Takes one optimizer step per batch, in order, starting from `params` (which it disposes, as `trainStep` does).
+ * Returns the adapted parameters as tensors and each step's training loss (measured before the step).
+ */
+export function trainOnBatches(
+  model: Model,
+  optimizer: Optimizer,
+  params: tf.Tensor[],
+  batches: readonly Batch[],
+): { params: tf.Tensor[]; losses: number[] } {
+  const losses: number[] = [];
+  for (const batch of batches) {
+    const { x, y } = batchTensors(batch);
+    try {
+      const step = trainStep(model, optimizer, params, x, y);
+      params = step.params;
+      losses.push(step.loss);
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
+  }
+  return { params, losses };
+}
