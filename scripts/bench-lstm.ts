@@ -26,8 +26,7 @@ const steps = Number(args[2] ?? (backend === 'cpu' ? 5 : 100));
 if (!(Number.isInteger(steps) && steps > 0))
   throw new Error(`bench-lstm: steps must be a positive integer, got ${args[2]}`);
 await initBackend(backend);
-if (composite && tf.getKernel('LstmLastState', backend) !== undefined)
-  tf.unregisterKernel('LstmLastState', backend);
+if (composite && tf.getKernel('LstmPool', backend) !== undefined) tf.unregisterKernel('LstmPool', backend);
 
 const current = new Map<string, { calls: number; ms: number }>();
 let depth = 0;

@@ -13,6 +13,7 @@ function lstmReference(
   time: number,
   hidden: number,
   reverse: boolean,
+  pool: 'last' | 'max' = 'last',
 ): Float64Array {
   const batch = lengths.length;
   const g4 = 4 * hidden;
@@ -20,6 +21,7 @@ function lstmReference(
   for (let b = 0; b < batch; b++) {
     let h = new Float64Array(hidden);
     const c = new Float64Array(hidden);
+    const max = new Float64Array(hidden).fill(Number.NEGATIVE_INFINITY);
     const len = Math.min(lengths[b] as number, time);
     for (let s = 0; s < len; s++) {
       const t = reverse ? len - 1 - s : s;
@@ -39,14 +41,15 @@ function lstmReference(
         next[k] = o * Math.tanh(c[k] as number);
       }
       h = next;
+      for (let k = 0; k < hidden; k++) max[k] = Math.max(max[k] as number, h[k] as number);
     }
-    out.set(h, b * hidden);
+    out.set(pool === 'last' ? h : len > 0 ? max : new Float64Array(hidden), b * hidden);
   }
   return out;
 }
 
 describe('lstm (the recurrence of an LSTM layer in one kernel, its gradient in one more)', () => {
-  const cases: Array<{ hidden: number; time: number; lengths: number[]; reverse: boolean }> = [
+  const cases: Array<{ hidden: number; time: number; lengths: number[]; reverse: boolean; pool?: 'max' }> = [
     // rows of every kind: full length, shorter, one step, empty (state stays 0)
     { hidden: 4, time: 5, lengths: [5, 3, 1, 0], reverse: false },
     { hidden: 4, time: 5, lengths: [5, 3, 1, 0], reverse: true },
@@ -54,10 +57,14 @@ describe('lstm (the recurrence of an LSTM layer in one kernel, its gradient in o
     { hidden: 12, time: 4, lengths: [4, 2, 4, 3, 1], reverse: true },
     { hidden: 9, time: 4, lengths: [4, 2, 4, 3, 1], reverse: false },
     { hidden: 9, time: 4, lengths: [4, 2, 4, 3, 1], reverse: true },
+    // max-pooling over time (the SIMD cell and the JavaScript cell)
+    { hidden: 4, time: 5, lengths: [5, 3, 1, 0], reverse: false, pool: 'max' },
+    { hidden: 4, time: 5, lengths: [5, 3, 1, 0], reverse: true, pool: 'max' },
+    { hidden: 9, time: 4, lengths: [4, 2, 4, 3, 1], reverse: true, pool: 'max' },
   ];
-  for (const { hidden, time, lengths, reverse } of cases) {
+  for (const { hidden, time, lengths, reverse, pool = 'last' } of cases) {
     const batch = lengths.length;
-    const label = `hidden ${hidden}, lengths [${lengths}]${reverse ? ', reversed' : ''}`;
+    const label = `hidden ${hidden}, lengths [${lengths}]${reverse ? ', reversed' : ''}${pool === 'max' ? ', max-pooled' : ''}`;
     it(`matches the equations and their gradient on wasm and cpu (${label})`, async () => {
       await checkOp({
         name: `lstm ${label}`,
@@ -72,13 +79,14 @@ describe('lstm (the recurrence of an LSTM layer in one kernel, its gradient in o
           },
         ],
         reference: ([x, u]) =>
-          lstmReference(x as Float64Array, u as Float64Array, lengths, time, hidden, reverse),
-        run: ([x, u]) => ops.lstm(x as tf.Tensor, u as tf.Tensor, tf.tensor1d(lengths, 'int32'), { reverse }),
+          lstmReference(x as Float64Array, u as Float64Array, lengths, time, hidden, reverse, pool),
+        run: ([x, u]) =>
+          ops.lstm(x as tf.Tensor, u as tf.Tensor, tf.tensor1d(lengths, 'int32'), { reverse, pool }),
       });
     });
   }
 
-  it('the composite of tfjs ops gives the same values and gradients as the kernel (both directions)', async () => {
+  it('the composite of tfjs ops gives the same values and gradients as the kernel (both directions, both poolings)', async () => {
     await initBackend('cpu');
     const [batch, time, hidden] = [3, 6, 5];
     const x = tf.tensor(Float32Array.from(randomValues('composite x', batch * time * 4 * hidden)), [
@@ -91,7 +99,12 @@ describe('lstm (the recurrence of an LSTM layer in one kernel, its gradient in o
       4 * hidden,
     ]);
     const lengths = tf.tensor1d([6, 2, 4], 'int32');
-    for (const reverse of [false, true]) {
+    for (const [reverse, pool] of [
+      [false, 'last'],
+      [true, 'last'],
+      [false, 'max'],
+      [true, 'max'],
+    ] as const) {
       const run = (f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) =>
         tf.tidy(() => {
           const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) =>
@@ -99,8 +112,8 @@ describe('lstm (the recurrence of an LSTM layer in one kernel, its gradient in o
           )([x, u]);
           return [value.dataSync()[0] as number, ...grads.map((g) => Array.from(g.dataSync()))] as const;
         });
-      const kernel = run((a, b) => ops.lstm(a, b, lengths, { reverse }));
-      const composite = run((a, b) => lstmComposite(a, b, lengths, reverse));
+      const kernel = run((a, b) => ops.lstm(a, b, lengths, { reverse, pool }));
+      const composite = run((a, b) => lstmComposite(a, b, lengths, reverse, pool));
       expect(composite[0]).toBeCloseTo(kernel[0], 5);
       for (let i = 1; i < 3; i++) {
         const k = kernel[i] as number[];
@@ -125,9 +138,12 @@ describe('lstm (the recurrence of an LSTM layer in one kernel, its gradient in o
       4 * hidden,
     ]);
     const lengths = tf.tensor1d([2, 4], 'int32');
-    for (const reverse of [false, true]) {
-      const clean = ops.lstm(x, u, lengths, { reverse });
-      const padded = ops.lstm(tf.tensor(noisy, [2, time, 4 * hidden]), u, lengths, { reverse });
+    for (const [reverse, pool] of [
+      [false, 'last'],
+      [true, 'max'],
+    ] as const) {
+      const clean = ops.lstm(x, u, lengths, { reverse, pool });
+      const padded = ops.lstm(tf.tensor(noisy, [2, time, 4 * hidden]), u, lengths, { reverse, pool });
       expect(Array.from(padded.dataSync())).toEqual(Array.from(clean.dataSync()));
     }
   });

@@ -8,7 +8,7 @@ export {
   distillStep,
   softTargets,
 } from './distill.ts';
-export { batchTensors, trainOnBatches } from './inner-loop.ts';
+export { batchTensors, logitsOf, trainOnBatches } from './inner-loop.ts';
 export { loadModel, modelFileFormat, modelFileVersion, saveModel } from './io.ts';
 export { meanSquaredError, softmaxCrossEntropy } from './losses.ts';
 export {

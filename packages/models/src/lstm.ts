@@ -14,8 +14,13 @@ export interface LstmClassifierOptions {
   embedding?: number;
   /** LSTM units per direction (default 64). */
   hidden?: number;
-  /** A second LSTM reads each sentence backwards and the head sees both last states (default false). */
+  /** A second LSTM reads each sentence backwards and the head sees both (default false). */
   bidirectional?: boolean;
+  /**
+   * What the head reads of each LSTM: its last hidden state ('last', default: the document's classifier) or each
+   * unit's maximum over the sentence ('max': max-pooling over time, Conneau et al. 2017).
+   */
+  pool?: 'last' | 'max';
 }
 
 const positiveInt = (value: unknown, field: string) => requirePositiveInteger(value, `lstm: ${field}`);
@@ -77,7 +82,7 @@ export function sentenceLengths(ids: Float32Array | Int32Array, time: number, vo
 
 /**
  * The text classifier of the distillation experiment: token ids → embedding → LSTM (optionally a second one
- * reading backwards) → the last hidden state(s) → dense layer to the class logits. Parameters: the embedding
+ * reading backwards) → the last hidden state(s), or their maxima over time → dense layer to the class logits. Parameters: the embedding
  * table; per direction the input kernel [embedding, 4·hidden], the recurrent kernel [hidden, 4·hidden] and the
  * bias [4·hidden] (gates i, f, g, o); then the dense kernel and bias. Init as Keras: embedding U(−0.05, 0.05),
  * Glorot-uniform input kernels, orthogonal recurrent kernels, zero biases but 1 for the forget gate.
@@ -92,6 +97,9 @@ export function createLstmClassifier(options: LstmClassifierOptions): Model {
   if (typeof bidirectional !== 'boolean')
     throw new Error(`lstm: bidirectional must be true or false, got ${JSON.stringify(bidirectional)}`);
   const directions = bidirectional ? 2 : 1;
+  const pool = options.pool ?? 'last';
+  if (pool !== 'last' && pool !== 'max')
+    throw new Error(`lstm: pool must be 'last' or 'max', got ${JSON.stringify(pool)}`);
 
   const paramSpecs: ParamSpec[] = [{ name: 'embedding/table', shape: [vocabSize, width] }];
   for (let d = 0; d < directions; d++) {
@@ -104,7 +112,7 @@ export function createLstmClassifier(options: LstmClassifierOptions): Model {
   paramSpecs.push({ name: 'dense/bias', shape: [classes] });
   const head = 1 + 3 * directions;
 
-  /** The last hidden state(s), [batch, directions · hidden]. */
+  /** The last hidden state(s) or their maxima, [batch, directions · hidden]. */
   const features = (params: tf.Tensor[], x: tf.Tensor): tf.Tensor2D => {
     checkParams(
       model,
@@ -127,8 +135,9 @@ export function createLstmClassifier(options: LstmClassifierOptions): Model {
         tf.Tensor,
       ];
       const xProj = tf.reshape(ops.dense(embedded, kernel, bias), [batch, time, 4 * hidden]);
-      states.push(ops.lstm(xProj, recurrent, lens, { reverse: d === 1 }));
+      states.push(ops.lstm(xProj, recurrent, lens, { reverse: d === 1, pool }));
     }
+
     return (states.length === 1 ? states[0] : tf.concat(states, 1)) as tf.Tensor2D;
   };
 
@@ -138,7 +147,16 @@ export function createLstmClassifier(options: LstmClassifierOptions): Model {
     inputShape: [maxLength],
     outputSize: classes,
     paramSpecs,
-    config: { kind: 'lstm', vocabSize, maxLength, classes, embedding: width, hidden, bidirectional },
+    config: {
+      kind: 'lstm',
+      vocabSize,
+      maxLength,
+      classes,
+      embedding: width,
+      hidden,
+      bidirectional,
+      pool,
+    },
     init(rng: Rng): Float32Array[] {
       return paramSpecs.map((spec) => {
         const size = spec.shape.reduce((a, b) => a * b, 1);

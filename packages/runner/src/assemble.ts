@@ -1,5 +1,5 @@
 // Assembling a run from its resolved config: the data, the model, the learner and the evaluation settings.
-import { fomaml, maml, sgdFromScratch, sgdPretrain } from '@reptile-bench/baselines';
+import { fomaml, maml, sgdDistill, sgdFromScratch, sgdPretrain } from '@reptile-bench/baselines';
 import { createRng, type Rng } from '@reptile-bench/core';
 import {
   type ClassSet,
@@ -14,7 +14,7 @@ import type { EvaluationOptions } from '@reptile-bench/evaluation';
 import type { Learner, MetaLearningOptions } from '@reptile-bench/meta';
 import { createConv4, createMlp, type Model, type OptimizerState } from '@reptile-bench/models';
 import { reptile } from '@reptile-bench/reptile';
-import type { AlgorithmConfig, RunConfig } from './config/schema.ts';
+import { type AlgorithmConfig, type EvalMode, fewShotConfig, type RunConfig } from './config/schema.ts';
 
 /** The data a run trains and tests on. */
 export interface RunData {
@@ -34,6 +34,8 @@ export async function prepareData(config: RunConfig, seed: number): Promise<RunD
     const test = sineSampler({ shots: d.shots, queryShots: d.query_shots });
     return { train, test, checksum: test.checksum };
   }
+  if (d.name !== 'omniglot')
+    throw new Error(`${d.name} is a text dataset: its runs are prepared by prepareTextRun`);
   const omniglot = await loadOmniglot({ filter: d.resize });
   const split = { seed, split: d.split, trainCharacters: d.train_characters, augment: d.augment };
   const { train, test } = splitOmniglot(omniglot, { ...split, ink: d.ink });
@@ -54,6 +56,8 @@ export function createModelFor(config: RunConfig): Model {
   const m = config.model;
   if (m.name === 'mlp')
     return createMlp({ inputSize: 1, hidden: m.hidden, outputSize: 1, activation: m.activation });
+  if (m.name !== 'conv4')
+    throw new Error(`model ${m.name} is built from its data's vocabulary by prepareTextRun`);
   const d = config.dataset;
   if (d.name !== 'omniglot') throw new Error(`model conv4 needs the omniglot dataset, got ${d.name}`);
   return createConv4({ ways: d.ways, filters: m.filters });
@@ -77,8 +81,14 @@ function metaLearningOptions(
   };
 }
 
-/** The learner an algorithm config names. Adding an algorithm to the schema fails to compile until it is here. */
-export function createLearner(a: AlgorithmConfig): Learner {
+/**
+ * The learner an algorithm config names. Adding an algorithm to the schema fails to compile until it is here.
+ * `teacher` is sgd-distill's, loaded from its teacher run (see teachers.ts).
+ */
+export function createLearner(
+  a: AlgorithmConfig,
+  teacher?: { model: Model; params: Float32Array[] },
+): Learner {
   switch (a.name) {
     case 'reptile':
       return reptile(metaLearningOptions(a));
@@ -95,6 +105,22 @@ export function createLearner(a: AlgorithmConfig): Learner {
         optimizer: a.optimizer,
         learningRate: a.learning_rate,
       });
+    case 'sgd-distill':
+      if (teacher === undefined)
+        throw new Error(
+          'sgd-distill needs its teacher: the runner loads it from the teacher run (teachers.ts)',
+        );
+      return sgdDistill({
+        iterations: a.train_iters,
+        batchSize: a.train_batch,
+        optimizer: a.optimizer,
+        learningRate: a.learning_rate,
+        temperature: a.temperature,
+        alpha: a.alpha,
+        teacher,
+      });
+    case 'supervised':
+      throw new Error('supervised trains text classifiers: text runs are executed by executeTextRun');
     default: {
       const unknown: never = a;
       throw new Error(`no learner for algorithm ${JSON.stringify((unknown as { name: string }).name)}`);
@@ -114,11 +140,11 @@ export function testEpisodeRng(seed: number): Rng {
 export function evaluationOptions(
   config: RunConfig,
   episodes: number,
-  modes = config.eval.modes,
+  modes?: EvalMode[],
   workers = 1,
   innerState?: OptimizerState,
 ): EvaluationOptions {
-  const e = config.eval;
+  const e = fewShotConfig(config).eval;
   if (e.optimizer_state === 'trained' && innerState === undefined)
     throw new Error(
       'eval.optimizer_state is "trained" but no inner optimizer state was given (a model saved without one?)',
@@ -133,7 +159,7 @@ export function evaluationOptions(
       replacement: e.replacement,
       ...(e.optimizer_state === 'trained' && innerState ? { startState: innerState } : {}),
     },
-    modes,
+    modes: modes ?? e.modes,
     workers,
   };
 }

@@ -25,7 +25,9 @@ import {
   removeCheckpoint,
   saveCheckpoint,
 } from './checkpoint.ts';
+import { fewShotConfig, isTextRun } from './config/schema.ts';
 import type { PlannedRun } from './config/sweep.ts';
+import { executeTextRun } from './execute-text.ts';
 import {
   type MetricKind,
   metricKindOf,
@@ -34,6 +36,7 @@ import {
   validationKey,
   validationSecondsKey,
 } from './records.ts';
+import { loadTeacher } from './teachers.ts';
 import { trainingIterations } from './training.ts';
 
 export interface RunProgress {
@@ -77,7 +80,9 @@ const maxTrainingPoints = 500;
  * the run (status FAILED with the error) and returned, not thrown.
  */
 export async function executeRun(run: PlannedRun, options: ExecuteOptions): Promise<ExecuteResult> {
-  const { config, seed } = run;
+  if (isTextRun(run.config)) return executeTextRun(run, options);
+  const config = fewShotConfig(run.config);
+  const { seed } = run;
   const progress = options.onProgress ?? (() => {});
   progress({ phase: 'setup', done: 0, total: 1 });
   const meta = (backend: RunMeta['backend'], dataChecksum: string): RunMeta => ({
@@ -91,7 +96,11 @@ export async function executeRun(run: PlannedRun, options: ExecuteOptions): Prom
     dataChecksum,
     config,
     params: { ...flattenParams(config), seed },
-    tags: { sweep_file: run.file, replica_threads: String(options.threads) },
+    tags: {
+      sweep_file: run.file,
+      replica_threads: String(options.threads),
+      ...(run.teacher ? { teacher_run: run.teacher.runId } : {}),
+    },
   });
   let setup: { backend: BackendInfo; data: RunData; model: Model };
   try {
@@ -158,7 +167,10 @@ export async function executeRun(run: PlannedRun, options: ExecuteOptions): Prom
 }
 
 /** The run's checkpoint when it was interrupted and left one; throws (saying why) when it may not be continued. */
-async function resumableCheckpoint(run: PlannedRun, tracker: Tracker): Promise<RunCheckpoint | undefined> {
+export async function resumableCheckpoint(
+  run: PlannedRun,
+  tracker: Tracker,
+): Promise<RunCheckpoint | undefined> {
   const record = await tracker.store.getRun(run.runId);
   // Only an interrupted run continues: a failed one starts over (its failure may be what changed since).
   if (record === undefined || record.status === 'FINISHED' || record.status === 'FAILED') return undefined;
@@ -178,7 +190,7 @@ async function resumableCheckpoint(run: PlannedRun, tracker: Tracker): Promise<R
   return checkpoint;
 }
 
-async function fail(writer: RunWriter, error: unknown): Promise<ExecuteResult> {
+export async function fail(writer: RunWriter, error: unknown): Promise<ExecuteResult> {
   const stack =
     error instanceof DivergenceError
       ? error.message
@@ -190,7 +202,7 @@ async function fail(writer: RunWriter, error: unknown): Promise<ExecuteResult> {
 }
 
 /** Seconds of work by kind, continued from what earlier attempts of the run did. */
-function workClock(before: ElapsedSeconds) {
+export function workClock(before: ElapsedSeconds) {
   const cpuStart = process.cpuUsage();
   let phase: 'train' | 'eval' = 'train';
   let phaseStart = performance.now();
@@ -235,7 +247,8 @@ async function trainAndEvaluate(
   options: ExecuteOptions,
   resumed: RunCheckpoint | undefined,
 ): Promise<Record<string, number>> {
-  const { config, seed } = run;
+  const config = fewShotConfig(run.config);
+  const { seed } = run;
   const progress = options.onProgress ?? (() => {});
   const metric: MetricKind = metricKindOf(config);
   const rng = createRng(seed);
@@ -295,7 +308,9 @@ async function trainAndEvaluate(
         }
       : undefined;
 
-  const learner = createLearner(config.algorithm);
+  // A distillation run's teacher comes from its own run (teachers.ts).
+  const teacher = run.teacher ? await loadTeacher(run, options.tracker.store) : undefined;
+  const learner = createLearner(config.algorithm, teacher);
   let trained: MetaTrainResult;
   if (resumed?.phase === 'eval') {
     // Training is done; only the evaluation continues. (A learner without one initialisation, SGD from scratch,
@@ -339,6 +354,9 @@ async function trainAndEvaluate(
     trained = await learner.metaTrain(ctx);
   }
   clock.startEvaluation();
+  // The classifier training built (joint pre-training's): a later distillation run's teacher. Kept before the
+  // evaluation's checkpoint, so a run resumed in its evaluation has it already.
+  if (trained.classifier) await addModelArtifact(writer, 'classifier.json', trained.classifier, run);
   const init = trained.init;
   const trainedParams = Array.isArray(init) ? init : [];
   const trainedState = {
@@ -421,6 +439,7 @@ async function trainAndEvaluate(
   const elapsed = clock.snapshot();
   return {
     ...summary,
+    parameters: model.paramSpecs.reduce((n, spec) => n + spec.shape.reduce((a, b) => a * b, 1), 0),
     train_seconds: elapsed.train,
     validation_seconds: elapsed.validation,
     eval_seconds: elapsed.eval,
@@ -428,4 +447,27 @@ async function trainAndEvaluate(
     cpu_seconds: elapsed.cpu,
     ...(iterations > 0 && elapsed.train > 0 ? { meta_iters_per_s: iterations / elapsed.train } : {}),
   };
+}
+
+/** Saves a model as an artifact of the run (loadable with models' loadModel), with the run's id and config hash. */
+export async function addModelArtifact(
+  writer: RunWriter,
+  name: string,
+  trained: { model: Model; params: Float32Array[] },
+  run: PlannedRun,
+  metadata: Record<string, unknown> = {},
+): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'reptile-bench-model-'));
+  try {
+    const file = join(dir, name);
+    await saveModel(file, trained.model, trained.params, {
+      runId: run.runId,
+      configHash: run.configHash,
+      seed: run.seed,
+      ...metadata,
+    });
+    await writer.addArtifact(name, { file });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

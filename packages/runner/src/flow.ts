@@ -56,8 +56,8 @@ export async function sweepAndReport(
 ): Promise<SweepResult> {
   // Loaded here rather than at the top: the scheduler pulls in the training stack, which `--help`, `--dry-run`
   // and `report` do not need.
-  const { runSweeps } = await import('./scheduler.ts');
-  const outcomes = await runSweeps(plans, options);
+  const { runWithTeachers } = await import('./teachers.ts');
+  const outcomes = await runWithTeachers(plans, options);
   const reports: WrittenReport[] = [];
   for (const plan of options.writeReportFiles === false ? [] : plans) {
     const scope = plan.reportScope;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng, type MeanWithCi, meanWithCi } from '@reptile-bench/core';
 import { openRunStore } from '@reptile-bench/tracking';
+import { fewShotConfig } from '../src/config/schema.ts';
 import { planSweep, type SweepPlan } from '../src/config/sweep.ts';
 import {
   metricKindOf,
@@ -95,7 +96,7 @@ export async function writeFixtureStore(
       continue;
     }
     const metric = metricKindOf(run.config);
-    const values = fixtureEpisodes(run.name, run.seed, run.config.eval.episodes, o.shift ?? 0);
+    const values = fixtureEpisodes(run.name, run.seed, fewShotConfig(run.config).eval.episodes, o.shift ?? 0);
     episodes.set(run.runId, values);
     const results: Partial<Record<'nontransductive' | 'transductive', MeanWithCi>> = {};
     for (const mode of modeKeys) results[mode] = meanWithCi(values[mode]);

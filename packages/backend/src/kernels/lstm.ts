@@ -4,20 +4,24 @@ import { type TypedKernel, typedKernelConfigs } from './typed-kernel.ts';
 import { allocScratch, freeScratch } from './wasm-access.ts';
 
 /**
- * The recurrence of an LSTM layer (Hochreiter & Schmidhuber 1997, with a forget gate), returning its last hidden
- * state — what a sequence classifier reads:
+ * The recurrence of an LSTM layer (Hochreiter & Schmidhuber 1997, with a forget gate), returning what a sequence
+ * classifier reads of it: the last hidden state, or the maximum of each unit over the steps (max-pooling over
+ * time, as the BiLSTM-max sentence encoder of Conneau et al. 2017):
  *   z_t = x_t + h_{t−1}·U,  [i, f, g, o] = [σ(z_i), σ(z_f), tanh(z_g), σ(z_o)]  (gates in Keras' order)
  *   c_t = f ⊙ c_{t−1} + i ⊙ g,  h_t = o ⊙ tanh(c_t),  h_0 = c_0 = 0
  * `xProj` [batch, time, 4·hidden] is the input already projected (x·W + b, one matrix product for all steps);
  * `recurrent` is U [hidden, 4·hidden]; row b reads its first `lengths[b]` steps (sentences padded at the end),
  * so padding never changes the result. `reverse` reads each row's steps last to first (the backward half of a
- * bidirectional layer). Output [batch, hidden].
+ * bidirectional layer). Output [batch, hidden]; 0 for a row without steps.
  */
-export const lstmName = 'LstmLastState';
-export const lstmGradName = 'LstmLastStateGrad';
+export const lstmName = 'LstmPool';
+export const lstmGradName = 'LstmPoolGrad';
+
+export type LstmPooling = 'last' | 'max';
 
 export interface LstmAttrs {
   reverse: boolean;
+  pool: LstmPooling;
 }
 
 /** Checks the operands, naming `op` and what is wrong. Returns [batch, time, hidden]. */
@@ -63,6 +67,8 @@ interface KeptSteps {
   tanhC: Float32Array;
   hPrev: Float32Array;
   cPrev: Float32Array;
+  /** With max-pooling: the step at which each unit of each row had its maximum ([batch, hidden]). */
+  argmax?: Int32Array;
 }
 const kept = new WeakMap<object, KeptSteps>();
 
@@ -85,6 +91,32 @@ function walkLengths(lengths: Int32Array, time: number): { lens: Int32Array; ste
   let steps = 0;
   for (const len of lens) steps = Math.max(steps, len);
   return { lens, steps };
+}
+
+/**
+ * Max-pooling's bookkeeping after step s: each running row's units that reached a new maximum (the first step
+ * sets it; ties keep the earlier step) record it and the step.
+ */
+function trackMax(
+  s: number,
+  batch: number,
+  hidden: number,
+  h: Float32Array,
+  hAt: number,
+  max: Float32Array,
+  keep: KeptSteps,
+): void {
+  const argmax = keep.argmax as Int32Array;
+  for (let b = 0; b < batch; b++) {
+    if (s >= (keep.lengths[b] as number)) continue;
+    for (let k = b * hidden; k < (b + 1) * hidden; k++) {
+      const v = h[hAt + k] as number;
+      if (s === 0 || v > (max[k] as number)) {
+        max[k] = v;
+        argmax[k] = s;
+      }
+    }
+  }
 }
 
 /**
@@ -191,8 +223,15 @@ function stepBackward(
   }
 }
 
-function newKept(lens: Int32Array, steps: number, batch: number, hidden: number): KeptSteps {
+function newKept(
+  lens: Int32Array,
+  steps: number,
+  batch: number,
+  hidden: number,
+  pool: LstmPooling,
+): KeptSteps {
   return {
+    ...(pool === 'max' ? { argmax: new Int32Array(batch * hidden) } : {}),
     steps,
     lengths: lens,
     gates: new Float32Array(steps * batch * 4 * hidden),
@@ -224,6 +263,48 @@ function matmulJs(
 }
 
 type Dims = { batch: number; time: number; hidden: number; reverse: boolean };
+
+/** The pooled output from the final state h (last) or the running maxima (max; 0 for rows without steps). */
+function writePooled(
+  out: Float32Array,
+  outAt: number,
+  h: Float32Array,
+  hAt: number,
+  max: Float32Array | undefined,
+  keep: KeptSteps,
+  hidden: number,
+): void {
+  const batch = keep.lengths.length;
+  for (let b = 0; b < batch; b++)
+    for (let k = b * hidden; k < (b + 1) * hidden; k++)
+      out[outAt + k] = max
+        ? (keep.lengths[b] as number) > 0
+          ? (max[k] as number)
+          : 0
+        : (h[hAt + k] as number);
+}
+
+/**
+ * The output gradient's share of step s: all of it at the last step of each row for `last` (it starts dh), for
+ * `max` each unit's at the step of its maximum.
+ */
+function addPooledGradient(
+  s: number,
+  keep: KeptSteps,
+  dy: Float32Array,
+  dh: Float32Array,
+  dhAt: number,
+  hidden: number,
+): void {
+  const argmax = keep.argmax;
+  if (argmax === undefined) return;
+  const batch = keep.lengths.length;
+  for (let b = 0; b < batch; b++) {
+    if (s >= (keep.lengths[b] as number)) continue;
+    for (let k = b * hidden; k < (b + 1) * hidden; k++)
+      if (argmax[k] === s) dh[dhAt + k] = (dh[dhAt + k] as number) + (dy[k] as number);
+  }
+}
 const dimsOf = (shapes: Record<string, number[]>, attrs: LstmAttrs): Dims => {
   const [batch, time, gates] = shapes.xProj as [number, number, number];
   return { batch, time, hidden: gates / 4, reverse: attrs.reverse };
@@ -239,10 +320,12 @@ const forward: TypedKernel<LstmAttrs> = {
     const gates = 4 * hidden;
     const heapLengths = new Int32Array(backend.wasm.HEAPF32.buffer, lengths.address, batch);
     const { lens, steps } = walkLengths(heapLengths, time);
-    const keep = newKept(lens, steps, batch, hidden);
+    const keep = newKept(lens, steps, batch, hidden, attrs.pool);
+    const max = attrs.pool === 'max' ? new Float32Array(batch * hidden) : undefined;
     const perStep = batch * hidden;
-    // [z = h·U | c | gates of every step | tanh(c) | h_{s−1} | c_{s−1}], copied out to `keep` at the end
+    // [h | z = h·U | c | gates of every step | tanh(c) | h_{s−1} | c_{s−1}], copied out to `keep` at the end
     const sizes = [
+      perStep,
       batch * gates,
       perStep,
       steps * batch * gates,
@@ -256,9 +339,8 @@ const forward: TypedKernel<LstmAttrs> = {
     );
     try {
       const at = sizes.map((_, i) => scratch.index + sizes.slice(0, i).reduce((a, b) => a + b, 0));
-      const [z, c, g, tc, hp, cp] = at as [number, number, number, number, number, number];
+      const [h, z, c, g, tc, hp, cp] = at as [number, number, number, number, number, number, number];
       const heap = backend.wasm.HEAPF32;
-      const h = out.address >> 2;
       heap.fill(0, h, h + perStep);
       heap.fill(0, c, c + perStep);
       const x = xProj.address >> 2;
@@ -266,14 +348,16 @@ const forward: TypedKernel<LstmAttrs> = {
         // The vectorised cell takes whole groups of 4 units; other sizes take the JavaScript cell.
         const cState = new Float32Array(perStep);
         for (let s = 0; s < steps; s++) {
-          simd.gemm_nn(out.address, recurrent.address, z << 2, batch, hidden, gates, 0, 0);
+          simd.gemm_nn(h << 2, recurrent.address, z << 2, batch, hidden, gates, 0, 0);
           stepForward(s, dims, heap, x, heap, z, heap, h, cState, keep);
+          if (max) trackMax(s, batch, hidden, heap, h, max, keep);
         }
+        writePooled(heap, out.address >> 2, heap, h, max, keep, hidden);
         kept.set(attrs, keep);
         return true;
       }
       for (let s = 0; s < steps; s++) {
-        simd.gemm_nn(out.address, recurrent.address, z << 2, batch, hidden, gates, 0, 0);
+        simd.gemm_nn(h << 2, recurrent.address, z << 2, batch, hidden, gates, 0, 0);
         for (let b = 0; b < batch; b++) {
           const len = lens[b] as number;
           if (s >= len) continue;
@@ -284,7 +368,9 @@ const forward: TypedKernel<LstmAttrs> = {
             (h + b * hidden) << 2, (g + (s * batch + b) * gates) << 2, (tc + row) << 2, (hp + row) << 2,
             (cp + row) << 2, hidden);
         }
+        if (max) trackMax(s, batch, hidden, heap, h, max, keep);
       }
+      writePooled(heap, out.address >> 2, heap, h, max, keep, hidden);
       keep.gates.set(heap.subarray(g, g + keep.gates.length));
       keep.tanhC.set(heap.subarray(tc, tc + keep.tanhC.length));
       keep.hPrev.set(heap.subarray(hp, hp + keep.hPrev.length));
@@ -300,15 +386,17 @@ const forward: TypedKernel<LstmAttrs> = {
     const dims = dimsOf(shapes, attrs);
     const { batch, hidden } = dims;
     const { lens, steps } = walkLengths(lengths as Int32Array, dims.time);
-    const keep = newKept(lens, steps, batch, hidden);
-    const h = out as Float32Array;
-    h.fill(0);
+    const keep = newKept(lens, steps, batch, hidden, attrs.pool);
+    const max = attrs.pool === 'max' ? new Float32Array(batch * hidden) : undefined;
+    const h = new Float32Array(batch * hidden);
     const c = new Float32Array(batch * hidden);
     const z = new Float32Array(batch * 4 * hidden);
     for (let s = 0; s < steps; s++) {
       matmulJs(h, 0, recurrent as Float32Array, z, 0, batch, hidden, 4 * hidden);
       stepForward(s, dims, xProj as Float32Array, 0, z, 0, h, 0, c, keep);
+      if (max) trackMax(s, batch, hidden, h, 0, max, keep);
     }
+    writePooled(out as Float32Array, 0, h, 0, max, keep, hidden);
     kept.set(attrs, keep);
   },
 };
@@ -340,12 +428,16 @@ const backward: TypedKernel<LstmAttrs> = {
       const [uT, dz, hPrev, dhNow, dhNext] = at as [number, number, number, number, number];
       const heap = backend.wasm.HEAPF32;
       heap.fill(0, dx.address >> 2, (dx.address >> 2) + batch * time * gates);
-      heap.copyWithin(dhNow, dh.address >> 2, (dh.address >> 2) + batch * hidden);
+      // `last`: the output gradient is dh after the last step; `max`: it joins dh at each maximum's step.
+      const dy = heap.slice(dh.address >> 2, (dh.address >> 2) + batch * hidden);
+      if (keep.argmax) heap.fill(0, dhNow, dhNow + batch * hidden);
+      else heap.set(dy, dhNow);
       heap.set(keep.hPrev, hPrev);
       simd.transpose(recurrent.address, uT << 2, hidden, gates);
       const dc = new Float64Array(batch * hidden);
       for (let s = steps - 1; s >= 0; s--) {
         const dzStep = dz + s * batch * gates;
+        addPooledGradient(s, keep, dy, heap, dhNow, hidden);
         stepBackward(s, dims, keep, heap, dhNow, dc, heap, dzStep, heap, dx.address >> 2);
         simd.gemm_nn(dzStep << 2, uT << 2, dhNext << 2, batch, gates, hidden, 0, 0);
         for (let b = 0; b < batch; b++)
@@ -372,12 +464,14 @@ const backward: TypedKernel<LstmAttrs> = {
     for (let r = 0; r < hidden; r++)
       for (let q = 0; q < gates; q++) uT[q * hidden + r] = u[r * gates + q] as number;
     const dz = new Float32Array(Math.max(1, steps) * batch * gates);
-    const dhNow = Float32Array.from(dh as Float32Array);
+    const dy = dh as Float32Array;
+    const dhNow = keep.argmax ? new Float32Array(batch * hidden) : Float32Array.from(dy);
     const dhNext = new Float32Array(batch * hidden);
     const dc = new Float64Array(batch * hidden);
     (dx as Float32Array).fill(0);
     for (let s = steps - 1; s >= 0; s--) {
       const dzStep = s * batch * gates;
+      addPooledGradient(s, keep, dy, dhNow, 0, hidden);
       stepBackward(s, dims, keep, dhNow, 0, dc, dz, dzStep, dx as Float32Array, 0);
       matmulJs(dz, dzStep, uT, dhNext, 0, batch, gates, hidden);
       for (let b = 0; b < batch; b++)
@@ -418,6 +512,7 @@ export function lstmComposite(
   recurrent: tf.Tensor,
   lengths: tf.Tensor,
   reverse: boolean,
+  pool: LstmPooling = 'last',
 ): tf.Tensor2D {
   const [batch, time, hidden] = checkLstm('lstm', xProj, recurrent, lengths);
   const lens = Int32Array.from(lengths.dataSync() as Int32Array, (len) => Math.max(0, Math.min(len, time)));
@@ -431,6 +526,8 @@ export function lstmComposite(
     const active = (s: number, len: number) => (reverse ? s >= time - len : s < len);
     let h: tf.Tensor = tf.zeros([batch, hidden]);
     let c: tf.Tensor = tf.zeros([batch, hidden]);
+    // max-pooling: each step's h where the row runs, −∞ elsewhere (m·h + (1 − m)·(−∞) is exact for m ∈ {0, 1})
+    const pooled: tf.Tensor[] = [];
     for (let s = first; s < last; s++) {
       const z = tf.add(perStep[s] as tf.Tensor, tf.matMul(h, recurrent));
       const [zi, zf, zg, zo] = tf.split(z, 4, 1) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
@@ -444,24 +541,37 @@ export function lstmComposite(
       const keep = tf.sub(1, m);
       c = tf.add(tf.mul(m, cNext), tf.mul(keep, c));
       h = tf.add(tf.mul(m, hNext), tf.mul(keep, h));
+      if (pool === 'max') pooled.push(tf.add(tf.mul(m, hNext), tf.mul(keep, -3.4e38)));
     }
-    return h as tf.Tensor2D;
+    if (pool === 'last') return h as tf.Tensor2D;
+    if (pooled.length === 0) return tf.zeros([batch, hidden]) as tf.Tensor2D;
+    const nonEmpty = tf.tensor2d(
+      Float32Array.from(lens, (len) => (len > 0 ? 1 : 0)),
+      [batch, 1],
+    );
+    return tf.mul(tf.max(tf.stack(pooled, 1), 1), nonEmpty) as tf.Tensor2D;
   });
 }
 
 /**
- * The last hidden state of an LSTM layer over `xProj` [batch, time, 4·hidden] (see above); differentiable in
+ * The last hidden state, or each unit's maximum over the steps (`pool: 'max'`), of an LSTM layer over `xProj`
+ * [batch, time, 4·hidden] (see above); differentiable in
  * `xProj` and `recurrent`.
  */
 export function lstm(
   xProj: tf.Tensor,
   recurrent: tf.Tensor,
   lengths: tf.Tensor,
-  options: { reverse?: boolean } = {},
+  options: { reverse?: boolean; pool?: LstmPooling } = {},
 ): tf.Tensor2D {
   const reverse = options.reverse ?? false;
+  const pool = options.pool ?? 'last';
+  if (pool !== 'last' && pool !== 'max')
+    throw new Error(`lstm: pool must be 'last' or 'max', got ${JSON.stringify(pool)}`);
   checkLstm('lstm', xProj, recurrent, lengths);
   if (tf.getKernel(lstmName, tf.getBackend()) === undefined)
-    return lstmComposite(xProj, recurrent, lengths, reverse);
-  return tf.engine().runKernel(lstmName, { xProj, recurrent, lengths }, { reverse } as never) as tf.Tensor2D;
+    return lstmComposite(xProj, recurrent, lengths, reverse, pool);
+  return tf
+    .engine()
+    .runKernel(lstmName, { xProj, recurrent, lengths }, { reverse, pool } as never) as tf.Tensor2D;
 }

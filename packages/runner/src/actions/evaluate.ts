@@ -6,7 +6,7 @@ import { evaluate } from '@reptile-bench/evaluation';
 import { loadModel } from '@reptile-bench/models';
 import { openRunStore } from '@reptile-bench/tracking';
 import { evaluationOptions, prepareData, testEpisodeRng } from '../assemble.ts';
-import type { EvalMode, RunConfig } from '../config/schema.ts';
+import { type EvalMode, fewShotConfig, isTextRun, type RunConfig } from '../config/schema.ts';
 import { metricKindOf, modeKeyOf, summaryKey } from '../records.ts';
 
 export interface EvaluateCommandOptions {
@@ -46,7 +46,13 @@ export async function evaluateCommand(target: string, opts: EvaluateCommandOptio
       `run ${runId} is not in the run store ${join(resolve(opts.out), 'runs')}; ` +
         'pass --out with the folder the run was written to, or a run id listed there',
     );
-  const config = run.meta.config as RunConfig;
+  const stored = run.meta.config as RunConfig;
+  if (isTextRun(stored))
+    throw new Error(
+      `run ${runId} trained a text classifier (${stored.dataset.name}): it was scored on its test split when it ran, ` +
+        'and has no few-shot episodes to evaluate; its model.json holds the classifier and its vocabulary',
+    );
+  const config = fewShotConfig(stored);
   if (loaded === undefined)
     throw new Error(
       `run ${runId} (${config.algorithm.name}) has no exported model (${modelFile}): ` +

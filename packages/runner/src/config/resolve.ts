@@ -3,13 +3,17 @@ import { type ConfigProblem, describeIssue } from './errors.ts';
 import { isPlainObject, type Layer } from './layer.ts';
 import {
   algorithmSchemas,
+  algorithmsForDataset,
   datasetSchemas,
   evalSchema,
   modelSchemas,
   modelsForDataset,
   type RunConfig,
   runTopSchema,
+  textDatasets,
+  textEvalSchema,
 } from './schema.ts';
+import { teacherProblems } from './teacher.ts';
 
 type VariantPart = 'dataset' | 'model' | 'algorithm';
 const variants: Record<VariantPart, Record<string, z.ZodObject>> = {
@@ -104,11 +108,15 @@ export function resolveRunConfig(
     else report(parsed.error.issues, [part], value, keysOf(schema));
   }
 
-  let evalConfig: z.output<typeof evalSchema> | undefined;
-  if (isPlainObject(data.eval)) {
-    const parsed = evalSchema.safeParse(data.eval);
+  // Text datasets are scored on their test split: their `eval` has fields of its own.
+  const datasetName = isPlainObject(data.dataset) ? data.dataset.name : undefined;
+  const evalFor = textDatasets.includes(datasetName as never) ? textEvalSchema : evalSchema;
+  let evalConfig: RunConfig['eval'] | undefined;
+  const evalInput = data.eval ?? {};
+  if (isPlainObject(evalInput)) {
+    const parsed = evalFor.safeParse(evalInput);
     if (parsed.success) evalConfig = parsed.data;
-    else report(parsed.error.issues, ['eval'], data.eval, keysOf(evalSchema));
+    else report(parsed.error.issues, ['eval'], evalInput, keysOf(evalFor));
   }
 
   if (problems.length > 0 || !top.success || !evalConfig) return { problems };
@@ -124,6 +132,22 @@ export function resolveRunConfig(
       message: `model "${model.name}" cannot be trained on dataset "${dataset.name}"; allowed models: ${allowedModels.join(', ')}`,
       run: context.run,
     });
+  }
+  const allowedAlgorithms = algorithmsForDataset(dataset.name);
+  if (!allowedAlgorithms.includes(algorithm.name)) {
+    problems.push({
+      where: layer.originOf(['algorithm', 'name'], context.where),
+      field: 'algorithm.name',
+      message: `algorithm "${algorithm.name}" does not train on dataset "${dataset.name}"; allowed algorithms: ${allowedAlgorithms.join(', ')}`,
+      run: context.run,
+    });
+  }
+  if (algorithm.name === 'sgd-distill' || algorithm.name === 'supervised') {
+    problems.push(
+      ...teacherProblems({ dataset, model, algorithm }, (path) => layer.originOf(path, context.where)).map(
+        (p) => ({ ...p, run: context.run }),
+      ),
+    );
   }
   if (algorithm.name === 'maml' && model.name !== 'mlp') {
     problems.push({
@@ -146,7 +170,11 @@ export function resolveRunConfig(
     // (FO)MAML's meta-gradient comes from held-out batches at the end of the inner loop (one for MAML,
     // `tail_batches` for FOMAML); they need examples of their own.
     const examples =
-      dataset.name === 'omniglot' ? dataset.ways * dataset.train_shots : (dataset.train_shots ?? 0);
+      dataset.name === 'omniglot'
+        ? dataset.ways * dataset.train_shots
+        : 'train_shots' in dataset
+          ? (dataset.train_shots ?? 0)
+          : 0;
     const tail = algorithm.name === 'fomaml' ? algorithm.tail_batches : 1;
     const heldOut = tail * algorithm.inner_batch;
     if (heldOut >= examples) {
@@ -162,7 +190,7 @@ export function resolveRunConfig(
       });
     }
   }
-  if (evalConfig.optimizer_state === 'trained') {
+  if ('optimizer_state' in evalConfig && evalConfig.optimizer_state === 'trained') {
     const carried =
       (algorithm.name === 'reptile' || algorithm.name === 'fomaml') && !algorithm.reset_optimizer_state;
     if (!carried) {

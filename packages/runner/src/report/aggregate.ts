@@ -63,7 +63,7 @@ export function settingOf(config: RunConfig): string {
   return 'sine';
 }
 
-const algorithmOrder = ['reptile', 'fomaml', 'maml', 'sgd-pretrain', 'sgd-scratch'];
+const algorithmOrder = ['reptile', 'fomaml', 'maml', 'sgd-pretrain', 'sgd-distill', 'sgd-scratch'];
 
 function meanOf(values: number[]): number | undefined {
   const finite = values.filter((v) => Number.isFinite(v));
