@@ -296,6 +296,10 @@ async function trainAndEvaluate(
       : undefined;
 
   const learner = createLearner(config.algorithm);
+  const trainingRng =
+    config.training_seed === undefined
+      ? rng.derive('meta-train')
+      : createRng(seed).derive('meta-train', 'trajectory', config.training_seed);
   let trained: MetaTrainResult;
   if (resumed?.phase === 'eval') {
     // Training is done; only the evaluation continues. (A learner without one initialisation, SGD from scratch,
@@ -316,7 +320,7 @@ async function trainAndEvaluate(
     const ctx: MetaTrainContext = {
       model,
       train: data.train,
-      rng: rng.derive('meta-train'),
+      rng: trainingRng,
       backend: config.backend,
       workers: options.threads,
       onMetrics: (iteration, metrics) => {
@@ -331,6 +335,7 @@ async function trainAndEvaluate(
         due,
         save: (training) => save({ phase: 'train', training }),
       },
+      // (earlier stored configs have no bound)
       ...(config.max_loss === undefined ? {} : { maxLoss: config.max_loss }),
       ...(data.trainClasses ? { trainClasses: data.trainClasses } : {}),
       ...(validate ? { validate } : {}),

@@ -8,6 +8,7 @@ import {
   formatCheckTable,
   readBaseline,
 } from '../check.ts';
+import { failCommand } from '../commands/options.ts';
 import { planSweep } from '../config/sweep.ts';
 import { storedRunsOf, suiteFile, summaryText, sweepAndReport } from '../flow.ts';
 import { createProgress, type ProgressMode } from '../progress.ts';
@@ -39,11 +40,9 @@ export async function checkCommand(command: Command, opts: CheckOptions): Promis
   });
   process.stderr.write(`${summaryText(result)}\n`);
   if (result.failed.length > 0) {
-    command.error(
+    failCommand(
       `check: ${result.failed.length} run(s) of suite ${plan.name} did not finish; nothing compared`,
-      {
-        exitCode: 1,
-      },
+      1,
     );
   }
   const summaries = summarizeConfigs(await storedRunsOf(opts.out, plan));
@@ -63,6 +62,6 @@ export async function checkCommand(command: Command, opts: CheckOptions): Promis
     process.stdout.write(`${formatCheckTable(comparison)}\n`);
   }
   if (!comparison.passed) {
-    command.error(`check: suite ${plan.name} regressed against ${baselineFile}`, { exitCode: 1 });
+    failCommand(`check: suite ${plan.name} regressed against ${baselineFile}`, 1);
   }
 }

@@ -6,6 +6,7 @@ import { evaluate } from '@reptile-bench/evaluation';
 import { loadModel } from '@reptile-bench/models';
 import { openRunStore } from '@reptile-bench/tracking';
 import { evaluationOptions, prepareData, testEpisodeRng } from '../assemble.ts';
+import { failCommand } from '../commands/options.ts';
 import type { EvalMode, RunConfig } from '../config/schema.ts';
 import { metricKindOf, modeKeyOf, summaryKey } from '../records.ts';
 
@@ -102,6 +103,7 @@ export async function evaluateCommand(target: string, opts: EvaluateCommandOptio
     });
   }
   const sameEpisodes = opts.evalSeed === undefined;
+  const notFinite = results.filter((r) => !Number.isFinite(r.now.mean)).map((r) => r.mode);
   if (opts.json) {
     process.stdout.write(
       `${JSON.stringify({
@@ -127,6 +129,7 @@ export async function evaluateCommand(target: string, opts: EvaluateCommandOptio
         ),
       })}\n`,
     );
+    if (notFinite.length > 0) failCommand(nonFiniteMessage(runId, notFinite), 1);
     return;
   }
   const scale = metric === 'accuracy' ? 100 : 1;
@@ -142,4 +145,12 @@ export async function evaluateCommand(target: string, opts: EvaluateCommandOptio
     process.stdout.write(
       `| ${r.mode} | ${r.recorded ? cell(r.recorded.mean, r.recorded.ci95, r.recorded.n) : '–'} | ${cell(r.now.mean, r.now.ci95, r.now.n)} |\n`,
     );
+  if (notFinite.length > 0) failCommand(nonFiniteMessage(runId, notFinite), 1);
+}
+
+function nonFiniteMessage(runId: string, modes: string[]): string {
+  return (
+    `evaluate: run ${runId}'s model gives non-finite results (${modes.join(', ')}): its parameters or the ` +
+    'adaptation diverged; the model cannot be scored'
+  );
 }

@@ -1,4 +1,5 @@
 import { type Command, CommanderError } from 'commander';
+import { failCommand } from '../commands/options.ts';
 import { ConfigError } from '../config/errors.ts';
 import { parseOverride, planSweeps, type SweepPlan } from '../config/sweep.ts';
 import { summaryJson, summaryText, sweepAndReport } from '../flow.ts';
@@ -77,9 +78,7 @@ export async function executePlans(
     throw new CommanderError(process.exitCode, 'reptile-bench.interrupted', '');
   }
   if (result.failed.length > 0) {
-    command.error(`${result.failed.length} run(s) did not finish; rerun the same command to retry them`, {
-      exitCode: 1,
-    });
+    failCommand(`${result.failed.length} run(s) did not finish; rerun the same command to retry them`, 1);
   }
 }
 

@@ -193,8 +193,9 @@ export function resolveRunConfig(
     eval: evalConfig,
     backend: top.data.backend,
     workers: top.data.workers,
+    ...(top.data.training_seed === undefined ? {} : { training_seed: top.data.training_seed }),
     checkpoint: top.data.checkpoint,
-    ...(top.data.max_loss === undefined ? {} : { max_loss: top.data.max_loss }),
+    max_loss: top.data.max_loss,
   };
   return { config, problems };
 }

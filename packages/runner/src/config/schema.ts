@@ -140,6 +140,12 @@ export const runTopSchema = z.strictObject({
   backend: z.enum(backends).default('wasm'),
   /** Replica threads inside one run (the sweep sets 1 when it runs several runs at once). */
   workers: count.default(1),
+  /**
+   * Seeds the training trajectory (model initialisation, task and batch draws) apart from the data split and
+   * the test episodes, which stay those of the run's seed. Absent: the run's seed drives everything. The
+   * regression check uses it to measure how far a change that only moves numerics moves the results.
+   */
+  training_seed: z.int().min(0).optional(),
   /** Checkpoints of a run's state, written so that an interrupted run resumes exactly (not part of the hash). */
   checkpoint: z
     .strictObject({
@@ -151,9 +157,10 @@ export const runTopSchema = z.strictObject({
     .default({ every_seconds: 120, every_iterations: 0 }),
   /**
    * Fail a run as diverged when a training loss exceeds this (non-finite losses and parameters always fail it).
-   * Not part of the hash: it never changes a finished run's numbers.
+   * The default is far above any loss these tasks reach while training works (cross-entropy starts near ln(ways),
+   * sine-wave MSE below 100). Not part of the hash: it never changes a finished run's numbers.
    */
-  max_loss: z.number().positive().optional(),
+  max_loss: z.number().positive().default(1e6),
 });
 
 export type DatasetConfig = z.output<(typeof datasetSchemas)[keyof typeof datasetSchemas]>;
@@ -173,10 +180,12 @@ export interface RunConfig {
   backend: BackendChoice;
   /** Scheduling only (results do not depend on it); not part of the config hash. */
   workers: number;
+  /** The training trajectory's own seed (see the schema); part of the hash when set. */
+  training_seed?: number;
   /** When checkpoints are written; not part of the config hash. */
   checkpoint: { every_seconds: number; every_iterations: number };
   /** Divergence bound on training losses; not part of the config hash. */
-  max_loss?: number;
+  max_loss: number;
 }
 
 /**
