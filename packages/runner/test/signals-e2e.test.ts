@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openRunStore, type RunRecord } from '@reptile-bench/tracking';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint.ts';
 import { planSweep } from '../src/config/sweep.ts';
 import { bin } from './cli-helpers.ts';
@@ -36,9 +36,27 @@ interface Started {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
-function start(args: string[], detached: boolean): Started {
+const started: ChildProcess[] = [];
+
+// Each CLI runs in a process group of its own, like a command typed in a terminal; whatever a failed test leaves
+// running is killed with its group.
+afterEach(() => {
+  for (const child of started.splice(0)) {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+function start(args: string[]): Started {
   let err = '';
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached });
+  const child = spawn(process.execPath, [bin, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
+  started.push(child);
   child.stderr?.on('data', (chunk) => {
     err += String(chunk);
   });
@@ -83,7 +101,7 @@ describe('stopping a run', () => {
     const file = longRun(dir);
     const runId = planSweep(file).runs[0]!.runId;
     const out = join(dir, 'results');
-    const run = start(['run', file, '--out', out, '--progress', 'lines'], true);
+    const run = start(['run', file, '--out', out, '--progress', 'lines']);
     await training(out, runId);
     const sent = Date.now();
     process.kill(-run.child.pid!, 'SIGINT');
@@ -120,7 +138,7 @@ runs:
     );
     const runId = planSweep(file).runs[0]!.runId;
     const out = join(dir, 'results');
-    const run = start(['run', file, '--out', out, '--progress', 'lines'], true);
+    const run = start(['run', file, '--out', out, '--progress', 'lines']);
     await training(out, runId);
     process.kill(-run.child.pid!, 'SIGINT');
     await new Promise((r) => setTimeout(r, 300));
@@ -137,7 +155,7 @@ runs:
     const file = longRun(dir);
     const runId = planSweep(file).runs[0]!.runId;
     const out = join(dir, 'results');
-    const run = start(['sweep', file, '--out', out, '--progress', 'lines'], false);
+    const run = start(['sweep', file, '--out', out, '--progress', 'lines']);
     await training(out, runId);
     run.child.kill('SIGTERM');
     const { code } = await run.exit;
@@ -151,7 +169,7 @@ runs:
     const file = longRun(dir);
     const runId = planSweep(file).runs[0]!.runId;
     const out = join(dir, 'results');
-    const run = start(['sweep', file, '--out', out, '--progress', 'lines'], false);
+    const run = start(['sweep', file, '--out', out, '--progress', 'lines']);
     await training(out, runId);
     const store = openRunStore(out);
     const header = JSON.parse(
@@ -189,7 +207,7 @@ describe('runs that blow up', () => {
       ],
     ];
     for (let attempt = 0; attempt < 2; attempt++) {
-      const run = start(huge, false);
+      const run = start(huge);
       const { code } = await run.exit;
       expect(code).toBe(1);
       expect(run.stderr()).toMatch(
@@ -206,21 +224,18 @@ describe('runs that blow up', () => {
     const dir = mkdtempSync(join(tmpdir(), 'signals-bound-'));
     const file = longRun(dir);
     const out = join(dir, 'results');
-    const run = start(
-      [
-        'run',
-        file,
-        '--out',
-        out,
-        '--progress',
-        'lines',
-        '--set',
-        'algorithm.meta_iters=20',
-        '--set',
-        'max_loss=1e-6',
-      ],
-      false,
-    );
+    const run = start([
+      'run',
+      file,
+      '--out',
+      out,
+      '--progress',
+      'lines',
+      '--set',
+      'algorithm.meta_iters=20',
+      '--set',
+      'max_loss=1e-6',
+    ]);
     const { code } = await run.exit;
     expect(code).toBe(1);
     expect(run.stderr()).toMatch(
