@@ -12,18 +12,10 @@ export {
 } from './check.ts';
 export { main } from './cli.ts';
 export { ConfigError, type ConfigProblem } from './config/errors.ts';
+export { hashableConfig, runIdFor } from './config/identity.ts';
+export { type Override, parseOverride } from './config/overrides.ts';
 export type { RunConfig } from './config/schema.ts';
-export {
-  hashableConfig,
-  type Override,
-  type PlannedRun,
-  parseOverride,
-  planRunFile,
-  planSweep,
-  planSweeps,
-  runIdFor,
-  type SweepPlan,
-} from './config/sweep.ts';
+export { type PlannedRun, planRunFile, planSweep, planSweeps, type SweepPlan } from './config/sweep.ts';
 export { type ExecuteOptions, type ExecuteResult, executeRun } from './execute.ts';
 export { type SweepResult, storedRunsOf, sweepAndReport } from './flow.ts';
 export { buildProgram, version } from './program.ts';

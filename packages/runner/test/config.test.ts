@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { configHash } from '@reptile-bench/core';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config/errors.ts';
-import { hashableConfig, parseOverride, planRunFile, planSweep } from '../src/config/sweep.ts';
+import { hashableConfig } from '../src/config/identity.ts';
+import { parseOverride } from '../src/config/overrides.ts';
+import { planRunFile, planSweep } from '../src/config/sweep.ts';
 
 function files(contents: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'runner-config-'));

@@ -1,7 +1,8 @@
 import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../config/errors.ts';
-import { isSweepFile, parseOverride, planRunFile, planSweep, type SweepPlan } from '../config/sweep.ts';
+import { parseOverride } from '../config/overrides.ts';
+import { isSweepFile, planRunFile, planSweep, type SweepPlan } from '../config/sweep.ts';
 import { executePlans, type SweepCommandOptions } from './sweep.ts';
 
 export interface RunCommandOptions extends Omit<SweepCommandOptions, 'only'> {

@@ -1,7 +1,8 @@
 import { type Command, CommanderError } from 'commander';
 import { failCommand } from '../commands/options.ts';
 import { ConfigError } from '../config/errors.ts';
-import { parseOverride, planSweeps, type SweepPlan } from '../config/sweep.ts';
+import { parseOverride } from '../config/overrides.ts';
+import { planSweeps, type SweepPlan } from '../config/sweep.ts';
 import { summaryJson, summaryText, sweepAndReport } from '../flow.ts';
 import { createProgress, type ProgressMode } from '../progress.ts';
 import { markdownTable } from '../report/markdown.ts';
