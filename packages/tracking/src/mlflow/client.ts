@@ -2,6 +2,7 @@
 // sends against the server's rules, splits log-batch calls to MLflow's limits, retries 429 and 5xx with
 // exponential backoff and full jitter, and turns MLflow's `{error_code, message}` into `MlflowApiError`.
 import { readFile } from 'node:fs/promises';
+import { backoffDelay, sleep } from '../backoff.ts';
 import {
   MLFLOW_LIMITS,
   validateMlflowKey,
@@ -153,10 +154,12 @@ const RETRYABLE_STATUS = (status: number): boolean => status === 429 || status >
 export function createMlflowClient(options: MlflowClientOptions): MlflowClient {
   const base = parseTrackingUri(options.trackingUri);
   const defaultRetries = options.retries ?? 5;
-  const minBackoff = options.minBackoffMs ?? 250;
-  const maxBackoff = options.maxBackoffMs ?? 8000;
+  const backoff = {
+    minBackoffMs: options.minBackoffMs ?? 250,
+    maxBackoffMs: options.maxBackoffMs ?? 8000,
+    random: options.random ?? Math.random,
+  };
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const random = options.random ?? Math.random;
   const doFetch = options.fetch ?? fetch;
   const artifactRoots = new Map<string, string>();
 
@@ -202,9 +205,7 @@ export function createMlflowClient(options: MlflowClientOptions): MlflowClient {
         }
       }
       if (attempt >= retries) throw failure;
-      // Full jitter: clients that failed together do not retry together.
-      const ceiling = Math.min(maxBackoff, minBackoff * 2 ** attempt);
-      await sleep(Math.max(retryAfterMs ?? 0, random() * ceiling));
+      await sleep(Math.max(retryAfterMs ?? 0, backoffDelay(attempt, backoff)));
     }
   }
 
@@ -712,8 +713,4 @@ function parseRetryAfter(header: string | null): number | undefined {
   if (header === null) return undefined;
   const seconds = Number(header);
   return Number.isFinite(seconds) ? Math.min(seconds * 1000, 60_000) : undefined;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
