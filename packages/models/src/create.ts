@@ -1,3 +1,4 @@
+import { stableStringify } from '@reptile-bench/core';
 import { type Conv4Options, createConv4 } from './conv4.ts';
 import { createMlp, type MlpOptions } from './mlp.ts';
 import type { Model } from './model.ts';
@@ -10,4 +11,17 @@ export function createModel(config: Record<string, unknown>): Model {
   if (kind === 'mlp') return createMlp(options as unknown as MlpOptions);
   if (kind === 'conv4') return createConv4(options as unknown as Conv4Options);
   throw new Error(`createModel: config.kind must be 'mlp' or 'conv4', got ${JSON.stringify(kind)}`);
+}
+
+const built = new Map<string, Model>();
+
+/** The model of a config, built once per thread (models hold no weights, so one instance serves every call). */
+export function modelFor(config: Record<string, unknown>): Model {
+  const key = stableStringify(config);
+  let model = built.get(key);
+  if (model === undefined) {
+    model = createModel(config);
+    built.set(key, model);
+  }
+  return model;
 }

@@ -1,6 +1,6 @@
 // Public surface of @reptile-bench/models.
 export { batchNormEpsilon, type Conv4Options, createConv4 } from './conv4.ts';
-export { createModel } from './create.ts';
+export { createModel, modelFor } from './create.ts';
 export { batchTensors, trainOnBatches } from './inner-loop.ts';
 export { loadModel, modelFileFormat, modelFileVersion, saveModel } from './io.ts';
 export { meanSquaredError, softmaxCrossEntropy } from './losses.ts';

@@ -10,10 +10,11 @@ import {
 } from '../check.ts';
 import { failCommand } from '../commands/options.ts';
 import { planSweep } from '../config/sweep.ts';
-import { storedRunsOf, suiteFile, summaryText, sweepAndReport } from '../flow.ts';
+import { suiteFile } from '../paths.ts';
 import { createProgress, type ProgressMode } from '../progress.ts';
 import { summarizeConfigs } from '../report/aggregate.ts';
 import { writeFileAtomic } from '../report/write.ts';
+import { storedRunsOf, summaryText, sweepAndReport } from '../sweep-and-report.ts';
 
 export interface CheckOptions {
   suite: string;

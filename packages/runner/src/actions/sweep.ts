@@ -3,9 +3,9 @@ import { failCommand } from '../commands/options.ts';
 import { ConfigError } from '../config/errors.ts';
 import { parseOverride } from '../config/overrides.ts';
 import { planSweeps, type SweepPlan } from '../config/sweep.ts';
-import { summaryJson, summaryText, sweepAndReport } from '../flow.ts';
 import { createProgress, type ProgressMode } from '../progress.ts';
 import { markdownTable } from '../report/markdown.ts';
+import { summaryJson, summaryText, sweepAndReport } from '../sweep-and-report.ts';
 import { trainingIterations } from '../training.ts';
 
 export interface SweepCommandOptions {

@@ -1,31 +1,9 @@
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// A sweep end to end: run what is not finished, write the reports, summarise the outcome.
 import { openRunStore } from '@reptile-bench/tracking';
 import type { SweepPlan } from './config/sweep.ts';
 import type { StoredRun } from './records.ts';
 import { type WrittenReport, writeReports } from './report/write.ts';
 import type { RunOutcome, SweepOptions } from './scheduler.ts';
-
-/** The repository root (the folder holding pnpm-workspace.yaml), for finding experiments/ from anywhere. */
-export function repoRoot(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
-
-/** `experiments/<suite>.yaml` from the working directory or the repository root, or the path as given. */
-export function suiteFile(suite: string): string {
-  if (suite.endsWith('.yaml') || suite.endsWith('.yml')) return suite;
-  const candidates = [resolve('experiments', `${suite}.yaml`)];
-  const root = repoRoot();
-  if (root) candidates.push(join(root, 'experiments', `${suite}.yaml`));
-  return candidates.find((c) => existsSync(c)) ?? (candidates[0] as string);
-}
 
 /** The stored runs of a planned sweep (only the runs it plans now, so stale configs stay out of reports). */
 export async function storedRunsOf(out: string, plan: SweepPlan): Promise<StoredRun[]> {
