@@ -102,6 +102,8 @@ describe('reptile-bench sweep, end to end on sine waves', () => {
       '--baseline',
       baseline,
       '--update-baseline',
+      '--null-replicates',
+      '2',
       '--progress',
       'none',
     ]);
@@ -120,11 +122,15 @@ describe('reptile-bench sweep, end to end on sine waves', () => {
     ]);
     expect(pass.code, pass.stderr).toBe(0);
     expect(pass.stdout).toContain('check passed: 4 metric(s)');
+    // A baseline with a thousandth of today's error on every episode: far beyond what the tiny suite's noise allows.
     const data = JSON.parse(readFileSync(baseline, 'utf8'));
-    // A baseline with half today's error and a tight tolerance: today's result is a regression.
-    data.metrics[0].value /= 2;
-    data.metrics[0].tolerance = data.metrics[0].value / 10;
-    writeFileSync(baseline, JSON.stringify(data));
+    expect(data.null_replicates).toEqual([1, 2]);
+    const episodesFile = baseline.replace(/\.json$/, '.episodes.json');
+    const scores = JSON.parse(readFileSync(episodesFile, 'utf8'));
+    const halved = data.metrics[0];
+    for (const seed of halved.seeds)
+      scores[seed.run_id][halved.mode] = scores[seed.run_id][halved.mode].map((v: number) => v / 1000);
+    writeFileSync(episodesFile, JSON.stringify(scores));
     const fail = await cli([
       'check',
       '--suite',
@@ -139,7 +145,7 @@ describe('reptile-bench sweep, end to end on sine waves', () => {
     expect(fail.code).toBe(1);
     expect(fail.stdout).toMatch(/\| REGRESSED \| sine\/reptile \| mse_nontransductive \|/);
     expect(fail.stderr).toContain('regressed against');
-  });
+  }, 300_000);
 
   it('resumes after the sweep process is killed, without redoing finished runs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'runner-resume-'));
