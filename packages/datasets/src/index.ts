@@ -6,6 +6,19 @@ export { classSetFromImages, type FewShotOptions, fewShotSampler } from './few-s
 export { defaultCacheDir, findRepoRoot } from './files.ts';
 export { decodeImage, type Raster, type ResizeFilter, resize, rotateInto, toGray, toRgb } from './image.ts';
 export {
+  hasClassFolders,
+  type ImageFolder,
+  type ImagePreprocessing,
+  imageFolderBatch,
+  imageLabel,
+  imagesBatch,
+  isImageFile,
+  listImages,
+  omniglotPreprocessing,
+  readImageExample,
+  readImageFolder,
+} from './image-folder.ts';
+export {
   type LoadMiniImageNetOptions,
   loadMiniImageNet,
   MINI_IMAGENET_SPLITS,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BackendInfo, initBackend } from '@reptile-bench/backend';
 import { createRng } from '@reptile-bench/core';
+import { omniglotPreprocessing } from '@reptile-bench/datasets';
 import { type EpisodeScores, evaluate } from '@reptile-bench/evaluation';
 import { DivergenceError, type MetaTrainContext, type MetaTrainResult } from '@reptile-bench/meta';
 import { type Model, saveModel } from '@reptile-bench/models';
@@ -415,7 +416,12 @@ async function trainAndEvaluate(
     const dir = await mkdtemp(join(tmpdir(), 'reptile-bench-model-'));
     try {
       const file = join(dir, 'model.json');
-      const meta = { runId: run.runId, configHash: run.configHash, seed };
+      // How inputs were made from image files, so `reptile-bench predict` prepares the user's images the same way.
+      const preprocessing =
+        config.dataset.name === 'omniglot'
+          ? { preprocessing: omniglotPreprocessing(config.dataset.resize, config.dataset.ink) }
+          : {};
+      const meta = { runId: run.runId, configHash: run.configHash, seed, ...preprocessing };
       await saveModel(file, model, init, meta, trained.innerState);
       await writer.addArtifact('model.json', { file });
     } finally {

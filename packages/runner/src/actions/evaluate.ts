@@ -1,14 +1,12 @@
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { initBackend } from '@reptile-bench/backend';
 import type { MeanWithCi } from '@reptile-bench/core';
 import { evaluate } from '@reptile-bench/evaluation';
-import { loadModel } from '@reptile-bench/models';
-import { openRunStore } from '@reptile-bench/tracking';
 import { evaluationOptions, prepareData, testEpisodeRng } from '../assemble.ts';
 import { failCommand } from '../commands/options.ts';
-import type { EvalMode, RunConfig } from '../config/schema.ts';
+import type { EvalMode } from '../config/schema.ts';
 import { metricKindOf, modeKeyOf, summaryKey } from '../records.ts';
+import { evaluateFixedEpisodes } from './fixed-episodes.ts';
+import { loadRunModel } from './run-model.ts';
 
 export interface EvaluateCommandOptions {
   out: string;
@@ -17,6 +15,8 @@ export interface EvaluateCommandOptions {
   evalSeed?: number;
   workers: number;
   json?: boolean;
+  /** A folder of episode folders (support/ and query/ class folders) to score instead of sampled episodes. */
+  episodesFrom?: string;
 }
 
 interface ModeResult {
@@ -32,35 +32,9 @@ interface ModeResult {
  * other ones (`--episodes`, `--eval-seed`). `target` is a run id in the store or a model file a run saved.
  */
 export async function evaluateCommand(target: string, opts: EvaluateCommandOptions): Promise<void> {
-  const store = openRunStore(opts.out);
-  const isFile = existsSync(target);
-  const modelFile = isFile ? resolve(target) : store.artifactPath(target, 'model.json');
-  const loaded = isFile || existsSync(modelFile) ? await loadModel(modelFile) : undefined;
-  const runId = isFile ? loaded?.metadata.runId : target;
-  if (typeof runId !== 'string')
-    throw new Error(
-      `${target}: the model file names no run (metadata.runId); evaluate models saved by a run`,
-    );
-  const run = await store.getRun(runId);
-  if (run === undefined)
-    throw new Error(
-      `run ${runId} is not in the run store ${join(resolve(opts.out), 'runs')}; ` +
-        'pass --out with the folder the run was written to, or a run id listed there',
-    );
-  const config = run.meta.config as RunConfig;
-  if (loaded === undefined)
-    throw new Error(
-      `run ${runId} (${config.algorithm.name}) has no exported model (${modelFile}): ` +
-        (run.status === 'FINISHED'
-          ? 'this algorithm learns no initialisation (SGD from scratch starts every episode afresh)'
-          : `the run is ${run.status}; finish it with reptile-bench sweep or run`),
-    );
-  if (loaded.metadata.configHash !== undefined && loaded.metadata.configHash !== run.meta.configHash)
-    throw new Error(
-      `${modelFile}: saved by a run with config hash ${String(loaded.metadata.configHash)}, but run ${runId} ` +
-        `has ${run.meta.configHash}; the file does not belong to this run`,
-    );
-
+  const { loaded, runId, run, config, modelFile } = await loadRunModel(target, opts.out);
+  if (opts.episodesFrom !== undefined)
+    return evaluateFixedEpisodes(opts.episodesFrom, { loaded, runId, config, modelFile }, opts);
   await initBackend(config.backend);
   const data = await prepareData(config, run.meta.seed);
   const sameData = data.checksum === run.meta.dataChecksum;

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { register as check } from './check.ts';
 import { register as data } from './data.ts';
 import { register as evaluate } from './evaluate.ts';
+import { register as predict } from './predict.ts';
 import { register as report } from './report.ts';
 import { register as run } from './run.ts';
 import { register as sweep } from './sweep.ts';
@@ -17,6 +18,7 @@ const commands: Array<(program: Command) => void> = [
   run,
   report,
   evaluate,
+  predict,
   check,
   sync,
   data,
