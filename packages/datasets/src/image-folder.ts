@@ -141,7 +141,9 @@ export function imageFolderBatch(folder: ImageFolder, p: ImagePreprocessing): Ba
 export function imagesBatch(files: readonly string[], p: ImagePreprocessing): Batch {
   const pixels = p.height * p.width * p.channels;
   const x = new Float32Array(files.length * pixels);
-  files.forEach((file, i) => x.set(readImageExample(file, p), i * pixels));
+  files.forEach((file, i) => {
+    x.set(readImageExample(file, p), i * pixels);
+  });
   return {
     x,
     y: new Int32Array(files.length).fill(-1),

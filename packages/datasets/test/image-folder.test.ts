@@ -52,7 +52,9 @@ describe('image files as model inputs', () => {
     expect(ink[0]).toBe(0); // paper
     expect(ink[14 * 28 + 14]).toBe(1); // ink
     const paper = readImageExample(blackDot, omniglotPreprocessing('area', 0));
-    ink.forEach((v, i) => expect(paper[i]).toBeCloseTo(1 - v, 6));
+    ink.forEach((v, i) => {
+      expect(paper[i]).toBeCloseTo(1 - v, 6);
+    });
     // nearest keeps pixels binary
     const nearest = readImageExample(blackDot, omniglotPreprocessing('nearest', 0));
     expect(new Set(nearest)).toEqual(new Set([0, 1]));

@@ -60,7 +60,9 @@ runs:
       characters
         .get(character)!
         .slice(from, to)
-        .forEach((png, i) => writeFileSync(join(root, character, `${i}.png`), png));
+        .forEach((png, i) => {
+          writeFileSync(join(root, character, `${i}.png`), png);
+        });
     });
     return root;
   }
