@@ -31,8 +31,8 @@ export function planOneRun(file: string, opts: RunCommandOptions): SweepPlan {
       (opts.seed === undefined || r.seed === opts.seed) &&
       (opts.only === undefined || r.name.includes(opts.only) || r.runId.includes(opts.only)),
   );
-  if (runs.length === 1 || (opts.dryRun && runs.length > 0))
-    return { ...plan, runs, reportScope: { runs: plan.runs } };
+  // A dry run refuses what the real run refuses: it must predict it.
+  if (runs.length === 1) return { ...plan, runs, reportScope: { runs: plan.runs } };
   const candidates = runs.map((r) => `  ${r.runId}  ${r.name}  seed ${r.seed}`).join('\n');
   throw new ConfigError([
     {

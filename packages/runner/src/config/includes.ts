@@ -57,7 +57,11 @@ export function applyIncludes(
     } catch (error) {
       if (error instanceof ConfigError) {
         throw new ConfigError([
-          { where, field: 'include', message: `cannot include "${name}": ${error.problems[0]?.message}` },
+          {
+            where,
+            field: 'include',
+            message: `cannot include "${name}" (${file}): ${error.problems[0]?.message}`,
+          },
         ]);
       }
       throw error;

@@ -110,7 +110,19 @@ export function planRunFile(
       { where: source.where([]), field: '', message: 'a run config must be a mapping of run fields' },
     ]);
   }
-  const sweep = sweepSchema.parse({ name: o.sweep, seeds: o.seeds, runs: [source.data] });
+  const parsed = sweepSchema.safeParse({ name: o.sweep, seeds: o.seeds, runs: [source.data] });
+  if (!parsed.success)
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({
+        where: issue.path[0] === 'name' ? '--sweep' : source.where([]),
+        field: issue.path[0] === 'name' ? '' : issue.path.join('.'),
+        message:
+          issue.path[0] === 'name'
+            ? `${JSON.stringify(o.sweep)} is not a sweep name: letters, digits, "_", "." and "-" only (it names folders)`
+            : describeIssue(issue, source.data),
+      })),
+    );
+  const sweep = parsed.data;
   return expandSweep(loader, source, sweep, [[]], o.overrides ?? []);
 }
 
