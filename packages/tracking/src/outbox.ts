@@ -15,6 +15,7 @@
 // Points are identified by (key, step, timestamp, value); MLflow itself stores identical points once.
 // Tags, params (same values) and artifact uploads (PUT to a fixed path) are idempotent and need no more.
 import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import writeFileAtomic from 'write-file-atomic';
@@ -44,6 +45,7 @@ interface OutboxEntry {
   runId: string;
   attempt: string;
   experiment: string;
+  experimentId?: string;
   mlflowRunId?: string;
   /** Log bytes delivered. */
   offset: number;
@@ -108,6 +110,15 @@ export async function reopenRun(storeDir: string, runId: string, experiment: str
     return enqueueRun(storeDir, runId, experiment);
   const { ending: _ending, ...rest } = existing;
   await writeEntry(storeDir, { ...rest, done: false });
+}
+
+/** The user name MLflow's clients record (`mlflow.user`). */
+function runUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
 }
 
 function freshEntry(runId: string, attempt: string, experiment: string): OutboxEntry {
@@ -263,7 +274,13 @@ class RunDelivery {
   private async mirrorRun(header: RunHeader): Promise<string> {
     const entry = this.entry!;
     if (entry.mlflowRunId !== undefined) return entry.mlflowRunId;
-    const experimentId = await this.retrying(() => this.client.getOrCreateExperiment(entry.experiment));
+    // A new experiment is marked for model training, as MLflow's own training clients' experiments are used.
+    const experimentId = await this.retrying(() =>
+      this.client.getOrCreateExperiment(entry.experiment, {
+        'mlflow.experimentKind': 'custom_model_development',
+      }),
+    );
+    entry.experimentId = experimentId;
     const filter = `tags."${TAGS.attempt}" = '${header.attempt}'`;
     const found = await this.retrying(() =>
       this.client.searchAllRuns({ experimentIds: [experimentId], filter, runViewType: 'ACTIVE_ONLY' }),
@@ -288,6 +305,10 @@ class RunDelivery {
             'reptile_bench.backend': `${meta.backend.name} ${meta.backend.version} (${meta.backend.threads} threads)`,
             'reptile_bench.data_checksum': meta.dataChecksum,
             'mlflow.source.git.commit': meta.commit,
+            // What MLflow's own clients set for a run started from a local program.
+            'mlflow.source.type': 'LOCAL',
+            'mlflow.source.name': meta.tags?.sweep_file ?? 'reptile-bench',
+            'mlflow.user': runUser(),
           },
         }),
       );
@@ -330,6 +351,7 @@ class RunDelivery {
         const name = next.event.artifact;
         const path = join(runDir(this.storeDir, this.runId), 'artifacts', name);
         await this.retrying(() => this.client.uploadArtifact(mlflowRunId, name, { file: path }));
+        if (name === 'model.json') await this.deliverLoggedModel(mlflowRunId, path);
         this.delivered += 1;
       } else {
         const { batch, count } = this.buildBatch(position);
@@ -341,6 +363,38 @@ class RunDelivery {
       await this.save(entry);
       position += 1;
     }
+  }
+
+  /**
+   * The trained model as an MLflow logged model of the run (what MLflow's UI lists under "Logged models"): found
+   * again by the attempt tag, so a repeated delivery completes it instead of making a second one.
+   */
+  private async deliverLoggedModel(mlflowRunId: string, file: string): Promise<void> {
+    const entry = this.entry!;
+    const experimentId =
+      entry.experimentId ?? (await this.retrying(() => this.client.getRun(mlflowRunId))).info.experimentId;
+    const filter = `tags.\`${TAGS.attempt}\` = '${entry.attempt}'`;
+    // Looked for again before every create: a create that failed after it was applied is found, not repeated.
+    const model = await this.retrying(
+      async () =>
+        (await this.client.searchLoggedModels(experimentId, filter))[0] ??
+        this.client.createLoggedModel({
+          experimentId,
+          name: 'model',
+          sourceRunId: mlflowRunId,
+          modelType: 'reptile-bench',
+          tags: { [TAGS.runId]: this.runId, [TAGS.attempt]: entry.attempt },
+        }),
+    );
+    if (model.status !== 'LOGGED_MODEL_READY') {
+      const target = model;
+      await this.retrying(() => this.client.uploadLoggedModelArtifact(target, 'model.json', { file }));
+      await this.retrying(() => this.client.finalizeLoggedModel(target.modelId));
+    }
+    const modelId = model.modelId;
+    const run = await this.retrying(() => this.client.getRun(mlflowRunId));
+    if (!run.modelOutputs.includes(modelId))
+      await this.retrying(() => this.client.logRunOutputs(mlflowRunId, [modelId]));
   }
 
   /** The final status, once the log's end was delivered, or KILLED when the writer died without one. */
