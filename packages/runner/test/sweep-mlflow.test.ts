@@ -126,7 +126,10 @@ print(json.dumps({"source_type": run.data.tags.get("mlflow.source.type"), "model
         `${server.uri}/#/experiments/${experiment!.experimentId}/runs/${run.info.runId}?workflowType=machine_learning`,
       );
       // (the UI lists a run's logged models once it has loaded them, as "Logged models (n)")
-      await page.getByText(/Logged models \(1\)/).first().waitFor({ timeout: 120_000 });
+      await page
+        .getByText(/Logged models \(1\)/)
+        .first()
+        .waitFor({ timeout: 120_000 });
       const text = await page.locator('body').innerText();
       expect(text).toContain('Source');
       expect(text).toContain('mirrored.yaml');
