@@ -91,7 +91,8 @@ export function planLocalSgd(o: LocalSgdOptions, where = 'local-sgd'): LocalSgdP
     );
   const warmupExamples = requireInteger(o.warmupExamples ?? 0, f('warmupExamples'), 0);
   const warmupSteps = Math.round(warmupExamples / examplesPerStep);
-  const chunk = syncEvery === 'end' ? evalSteps : gcd(syncEvery, evalSteps);
+  // One replica never averages: its iterations are whole evaluation intervals whatever syncEvery says.
+  const chunk = syncEvery === 'end' || replicas === 1 ? evalSteps : gcd(syncEvery, evalSteps);
   return {
     replicas,
     syncEvery,

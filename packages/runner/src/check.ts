@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { MetricKind, ModeKey } from './records.ts';
+import { type MetricKind, type ModeKey, reportModeKeys } from './records.ts';
 import { type ConfigSummary, displayValue } from './report/aggregate.ts';
 import { formatNumber } from './report/format.ts';
 import { markdownTable } from './report/markdown.ts';
@@ -61,7 +61,7 @@ export function buildBaseline(
 ): BaselineFile {
   const metrics: BaselineMetric[] = [];
   for (const s of summaries) {
-    for (const mode of ['nontransductive', 'transductive'] as const) {
+    for (const mode of reportModeKeys) {
       const m = s.modes[mode]?.pooled;
       if (!m) continue;
       metrics.push({
@@ -169,7 +169,7 @@ export function compareWithBaseline(baseline: BaselineFile, summaries: ConfigSum
   const rows: CheckRow[] = [];
   const current = new Map<string, { value: number; ci95: number; hash: string; kind: MetricKind }>();
   for (const s of summaries) {
-    for (const mode of ['nontransductive', 'transductive'] as const) {
+    for (const mode of reportModeKeys) {
       const m = s.modes[mode]?.pooled;
       if (m)
         current.set(`${s.name}\u0000${s.metric}_${mode}`, {

@@ -6,7 +6,7 @@ import { evaluate } from '@reptile-bench/evaluation';
 import { loadModel } from '@reptile-bench/models';
 import { openRunStore } from '@reptile-bench/tracking';
 import { evaluationOptions, prepareData, testEpisodeRng } from '../assemble.ts';
-import type { EvalMode, RunConfig } from '../config/schema.ts';
+import { type EvalMode, fewShotConfig, type RunConfig } from '../config/schema.ts';
 import { metricKindOf, modeKeyOf, summaryKey } from '../records.ts';
 
 export interface EvaluateCommandOptions {
@@ -68,8 +68,8 @@ export async function evaluateCommand(target: string, opts: EvaluateCommandOptio
       `warning: the data differ from the run's (checksum ${data.checksum.slice(0, 12)} here, ` +
         `${run.meta.dataChecksum.slice(0, 12)} when it ran); numbers will not match the recorded ones\n`,
     );
-  const episodes = opts.episodes ?? config.eval.episodes;
-  const modes = opts.modes ?? config.eval.modes;
+  const episodes = opts.episodes ?? fewShotConfig(config).eval.episodes;
+  const modes = opts.modes ?? fewShotConfig(config).eval.modes;
   // The run's own test stream reproduces its episodes; another seed draws others.
   const rng = testEpisodeRng(opts.evalSeed ?? run.meta.seed);
   const result = await evaluate(
