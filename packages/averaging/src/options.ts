@@ -26,6 +26,13 @@ export interface LocalSgdOptions {
   momentumSync?: MomentumSync;
   /** Examples (over all replicas) over which the learning rate rises linearly to its value (default 0). */
   warmupExamples?: number;
+  /**
+   * Examples (over all replicas) after which the learning rate is multiplied by `lrDecayFactor` (default 0: never).
+   * Counted in examples, so every configuration follows the same schedule along the examples axis.
+   */
+  lrDecayExamples?: number;
+  /** Default 0.1. */
+  lrDecayFactor?: number;
   /** Examples to process, over all replicas together: steps × replicas × batchSize. */
   examples: number;
   /** Examples (over all replicas) between two evaluations of the averaged model. */
@@ -44,6 +51,9 @@ export interface LocalSgdPlan {
   steps: number;
   examplesPerStep: number;
   warmupSteps: number;
+  /** First step at the decayed learning rate (Infinity: no decay). */
+  decayStep: number;
+  decayFactor: number;
   /** Steps between evaluations. */
   evalSteps: number;
   /** Steps per iteration of the training loop: every sync and every evaluation falls on an iteration's end. */
@@ -91,6 +101,11 @@ export function planLocalSgd(o: LocalSgdOptions, where = 'local-sgd'): LocalSgdP
     );
   const warmupExamples = requireInteger(o.warmupExamples ?? 0, f('warmupExamples'), 0);
   const warmupSteps = Math.round(warmupExamples / examplesPerStep);
+  const decayExamples = requireInteger(o.lrDecayExamples ?? 0, f('lrDecayExamples'), 0);
+  const decayFactor = requireNumber(o.lrDecayFactor ?? 0.1, f('lrDecayFactor'), true);
+  if (decayFactor > 1) throw new RangeError(`${f('lrDecayFactor')} must be in (0, 1], got ${decayFactor}`);
+  const decayStep =
+    decayExamples > 0 ? Math.round(decayExamples / examplesPerStep) : Number.POSITIVE_INFINITY;
   // One replica never averages: its iterations are whole evaluation intervals whatever syncEvery says.
   const chunk = syncEvery === 'end' || replicas === 1 ? evalSteps : gcd(syncEvery, evalSteps);
   return {
@@ -103,6 +118,8 @@ export function planLocalSgd(o: LocalSgdOptions, where = 'local-sgd'): LocalSgdP
     steps,
     examplesPerStep,
     warmupSteps,
+    decayStep,
+    decayFactor,
     evalSteps,
     chunk,
     iterations: steps / chunk,
@@ -110,11 +127,16 @@ export function planLocalSgd(o: LocalSgdOptions, where = 'local-sgd'): LocalSgdP
   };
 }
 
-/** The learning rate of step `t` (0-based): a linear warm-up over the first `warmupSteps`, then constant. */
-export function learningRateAt(plan: Pick<LocalSgdPlan, 'learningRate' | 'warmupSteps'>, t: number): number {
-  return plan.warmupSteps > 0
-    ? plan.learningRate * Math.min(1, (t + 1) / plan.warmupSteps)
-    : plan.learningRate;
+/**
+ * The learning rate of step `t` (0-based): a linear warm-up over the first `warmupSteps`, then constant, times
+ * `decayFactor` from step `decayStep` on.
+ */
+export function learningRateAt(
+  plan: Pick<LocalSgdPlan, 'learningRate' | 'warmupSteps' | 'decayStep' | 'decayFactor'>,
+  t: number,
+): number {
+  const warm = plan.warmupSteps > 0 ? Math.min(1, (t + 1) / plan.warmupSteps) : 1;
+  return plan.learningRate * warm * (t >= plan.decayStep ? plan.decayFactor : 1);
 }
 
 /** Whether the replicas are averaged after step count `done` (always at the end of training). */

@@ -27,6 +27,9 @@ beforeAll(async () => {
   await initBackend('wasm');
 });
 
+/** The tests with replica threads take seconds on a quiet machine and minutes on one shared with long runs. */
+const slow = 900_000;
+
 const base: LocalSgdOptions = {
   replicas: 2,
   syncEvery: 4,
@@ -96,6 +99,9 @@ describe('averaging arithmetic', () => {
     const warm = planLocalSgd({ ...base, warmupExamples: 4 * 16 });
     expect(warm.warmupSteps).toBe(4);
     expect([0, 1, 3, 4, 10].map((t) => learningRateAt(warm, t))).toEqual([0.025, 0.05, 0.1, 0.1, 0.1]);
+    // A step decay after 16 × 20 examples: from step 20 on (16 examples per step), a tenth.
+    const decayed = planLocalSgd({ ...base, lrDecayExamples: 16 * 20, lrDecayFactor: 0.1 });
+    expect([19, 20, 31].map((t) => learningRateAt(decayed, t))).toEqual([0.1, 0.1 * 0.1, 0.1 * 0.1]);
     expect([4, 6, 8, 32].map((d) => syncDue(plan, d))).toEqual([false, true, false, true]);
     expect(() => planLocalSgd({ ...base, examples: 100 })).toThrow(
       /local-sgd: examples = 100 is not a whole number of steps of all replicas \(replicas × batchSize = 2 × 8\) \(16 examples\)/,
@@ -188,46 +194,52 @@ describe('H = 1 is synchronous SGD with a k× batch', () => {
     }
   });
 
-  it('to float32 rounding, on the replica threads (MLP, momentum 0.9)', async () => {
-    const set = bandImages(96);
-    const model = createMlp({
-      inputSize: 16,
-      hidden: [12],
-      outputSize: 3,
-      activation: 'relu',
-      task: 'classification',
-    });
-    const options = {
-      ...base,
-      replicas: 2,
-      syncEvery: 1,
-      batchSize: 8,
-      examples: 2 * 8 * 24,
-      evalEvery: 2 * 8 * 24,
-    };
-    const rng = createRng(3);
-    const local = await trainLocalSgd({ model, train: set, rng, backend: 'wasm', workers: 2 }, options);
-    // Reference: one model, one optimizer, batches of 16 = replica 0's batch then replica 1's, same learning rates.
-    const streams = [0, 1].map((r) => shuffledBatches(set.count, 8, rng.derive('replica', r, 'batches')));
-    const optimizer = momentumSgd({ learningRate: (t) => learningRateAt(local.plan, t), momentum: 0.9 });
-    let params = toTensors(model, model.init(rng.derive('init')));
-    for (let t = 0; t < local.plan.steps; t++) {
-      const { x, y } = batchTensors(imageBatch(set, [...streams[0]!.indices(t), ...streams[1]!.indices(t)]));
-      params = trainStep(model, optimizer, params, x, y).params;
-      tf.dispose([x, y]);
-    }
-    const reference = toArrays(params);
-    tf.dispose(params);
-    optimizer.dispose();
-    let worst = 0;
-    reference.forEach((p, i) => {
-      p.forEach((v, j) => {
-        worst = Math.max(worst, Math.abs(v - local.params[i]![j]!) / (1e-3 + Math.abs(v)));
+  it(
+    'to float32 rounding, on the replica threads (MLP, momentum 0.9)',
+    async () => {
+      const set = bandImages(96);
+      const model = createMlp({
+        inputSize: 16,
+        hidden: [12],
+        outputSize: 3,
+        activation: 'relu',
+        task: 'classification',
       });
-    });
-    expect(worst).toBeLessThan(1e-4);
-    expect(worst).toBeGreaterThan(0); // float32: the mean of two batch means is not the mean of one batch, bit for bit
-  });
+      const options = {
+        ...base,
+        replicas: 2,
+        syncEvery: 1,
+        batchSize: 8,
+        examples: 2 * 8 * 24,
+        evalEvery: 2 * 8 * 24,
+      };
+      const rng = createRng(3);
+      const local = await trainLocalSgd({ model, train: set, rng, backend: 'wasm', workers: 2 }, options);
+      // Reference: one model, one optimizer, batches of 16 = replica 0's batch then replica 1's, same learning rates.
+      const streams = [0, 1].map((r) => shuffledBatches(set.count, 8, rng.derive('replica', r, 'batches')));
+      const optimizer = momentumSgd({ learningRate: (t) => learningRateAt(local.plan, t), momentum: 0.9 });
+      let params = toTensors(model, model.init(rng.derive('init')));
+      for (let t = 0; t < local.plan.steps; t++) {
+        const { x, y } = batchTensors(
+          imageBatch(set, [...streams[0]!.indices(t), ...streams[1]!.indices(t)]),
+        );
+        params = trainStep(model, optimizer, params, x, y).params;
+        tf.dispose([x, y]);
+      }
+      const reference = toArrays(params);
+      tf.dispose(params);
+      optimizer.dispose();
+      let worst = 0;
+      reference.forEach((p, i) => {
+        p.forEach((v, j) => {
+          worst = Math.max(worst, Math.abs(v - local.params[i]![j]!) / (1e-3 + Math.abs(v)));
+        });
+      });
+      expect(worst).toBeLessThan(1e-4);
+      expect(worst).toBeGreaterThan(0); // float32: the mean of two batch means is not the mean of one batch, bit for bit
+    },
+    slow,
+  );
 });
 
 describe('local SGD training', () => {
@@ -251,69 +263,77 @@ describe('local SGD training', () => {
     evalEvery: 4 * 6 * 12,
   };
 
-  it('gives bit-identical results for 1, 2 and 3 threads, and learns the task', async () => {
-    const results = [];
-    for (const workers of [1, 2, 3]) {
-      const curve: number[] = [];
-      const result = await trainLocalSgd(
-        {
-          model,
-          train: set,
-          rng: createRng(11),
-          backend: 'wasm',
-          workers,
-          evaluate: async ({ params }, iteration) => {
-            curve.push(iteration);
-            return { accuracy: classifierAccuracy(model, params, set).accuracy };
+  it(
+    'gives bit-identical results for 1, 2 and 3 threads, and learns the task',
+    async () => {
+      const results = [];
+      for (const workers of [1, 2, 3]) {
+        const curve: number[] = [];
+        const result = await trainLocalSgd(
+          {
+            model,
+            train: set,
+            rng: createRng(11),
+            backend: 'wasm',
+            workers,
+            evaluate: async ({ params }, iteration) => {
+              curve.push(iteration);
+              return { accuracy: classifierAccuracy(model, params, set).accuracy };
+            },
           },
-        },
-        options,
-      );
-      results.push({ params: result.params, curve });
-    }
-    expect(results[1]!.params).toEqual(results[0]!.params);
-    expect(results[2]!.params).toEqual(results[0]!.params);
-    expect(results[0]!.curve).toEqual([0, 4, 8, 12]);
-    expect(classifierAccuracy(model, results[0]!.params, set).accuracy).toBeGreaterThan(0.9);
-  });
+          options,
+        );
+        results.push({ params: result.params, curve });
+      }
+      expect(results[1]!.params).toEqual(results[0]!.params);
+      expect(results[2]!.params).toEqual(results[0]!.params);
+      expect(results[0]!.curve).toEqual([0, 4, 8, 12]);
+      expect(classifierAccuracy(model, results[0]!.params, set).accuracy).toBeGreaterThan(0.9);
+    },
+    slow,
+  );
 
-  it('resumes from a checkpoint bit-identically', async () => {
-    const full = await trainLocalSgd({ model, train: set, rng: createRng(5), backend: 'wasm' }, options);
-    let saved: TrainingState | undefined;
-    const controller = new AbortController();
-    await expect(
-      trainLocalSgd(
+  it(
+    'resumes from a checkpoint bit-identically',
+    async () => {
+      const full = await trainLocalSgd({ model, train: set, rng: createRng(5), backend: 'wasm' }, options);
+      let saved: TrainingState | undefined;
+      const controller = new AbortController();
+      await expect(
+        trainLocalSgd(
+          {
+            model,
+            train: set,
+            rng: createRng(5),
+            backend: 'wasm',
+            workers: 2,
+            onMetrics: (iteration) => {
+              if (iteration === 6) controller.abort(new Error('stop'));
+            },
+            checkpoint: {
+              due: () => false,
+              save: async (state) => {
+                saved = state;
+              },
+            },
+            signal: controller.signal,
+          },
+          options,
+        ),
+      ).rejects.toThrow('stop');
+      expect(saved?.iteration).toBe(7);
+      const resumed = await trainLocalSgd(
         {
           model,
           train: set,
           rng: createRng(5),
           backend: 'wasm',
-          workers: 2,
-          onMetrics: (iteration) => {
-            if (iteration === 6) controller.abort(new Error('stop'));
-          },
-          checkpoint: {
-            due: () => false,
-            save: async (state) => {
-              saved = state;
-            },
-          },
-          signal: controller.signal,
+          checkpoint: { resume: saved as TrainingState, due: () => false, save: async () => {} },
         },
         options,
-      ),
-    ).rejects.toThrow('stop');
-    expect(saved?.iteration).toBe(7);
-    const resumed = await trainLocalSgd(
-      {
-        model,
-        train: set,
-        rng: createRng(5),
-        backend: 'wasm',
-        checkpoint: { resume: saved as TrainingState, due: () => false, save: async () => {} },
-      },
-      options,
-    );
-    expect(resumed.params).toEqual(full.params);
-  });
+      );
+      expect(resumed.params).toEqual(full.params);
+    },
+    slow,
+  );
 });

@@ -16,6 +16,8 @@ export function localSgdOptionsOf(
     momentum: a.momentum,
     momentumSync: a.momentum_sync,
     warmupExamples: a.warmup_examples,
+    lrDecayExamples: a.lr_decay_examples,
+    lrDecayFactor: a.lr_decay_factor,
     examples: a.examples,
     evalEvery: e.every_examples,
   };

@@ -56,6 +56,8 @@ const localSgdFields: Record<string, string[]> = {
   lrBaseBatch: ['algorithm', 'lr_base_batch'],
   momentum: ['algorithm', 'momentum'],
   warmupExamples: ['algorithm', 'warmup_examples'],
+  lrDecayExamples: ['algorithm', 'lr_decay_examples'],
+  lrDecayFactor: ['algorithm', 'lr_decay_factor'],
   examples: ['algorithm', 'examples'],
   evalEvery: ['eval', 'every_examples'],
 };

@@ -132,6 +132,9 @@ export const algorithmSchemas = {
     momentum_sync: z.enum(['average', 'reset', 'local']).default('average'),
     /** Examples (all replicas together) over which the learning rate rises linearly to its value. */
     warmup_examples: z.int().min(0).default(0),
+    /** Examples (all replicas together) after which the learning rate is multiplied by lr_decay_factor (0: never). */
+    lr_decay_examples: z.int().min(0).default(0),
+    lr_decay_factor: z.number().positive().max(1).default(0.1),
     /** Examples processed by all replicas together (steps × replicas × batch). */
     examples: count,
   }),
