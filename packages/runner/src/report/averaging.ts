@@ -101,6 +101,8 @@ export interface AveragingRow {
   /** Per target: seconds and examples to reach it (over the seeds that did) and how many seeds did. */
   reach: Array<{ target: number; seconds?: SeedStat; examples?: SeedStat; reached: number; of: number }>;
   trainSeconds?: SeedStat;
+  /** CPU seconds of the run's process and its replica threads (hardly moved by other load on the machine). */
+  cpuSeconds?: SeedStat;
   /** Wall milliseconds per step of all replicas together (training time / steps per replica). */
   msPerStep?: SeedStat;
   examplesPerSecond?: SeedStat;
@@ -166,6 +168,7 @@ export function averagingSettings(summaries: ConfigSummary[]): AveragingSetting[
           };
         }),
         trainSeconds: seedStat(s.finished.map((r) => r.summary.train_seconds)),
+        cpuSeconds: seedStat(s.finished.map((r) => r.summary.cpu_seconds)),
         msPerStep: seedStat(s.finished.map((r) => ((r.summary.train_seconds ?? Number.NaN) * 1000) / steps)),
         examplesPerSecond: seedStat(s.finished.map((r) => r.summary.examples_per_s)),
       };
@@ -252,6 +255,7 @@ export function averagingTables(setting: AveragingSetting): Table[] {
     `acc. at ${budget.seconds === undefined ? '–' : formatDuration(budget.seconds)}`,
     ...setting.targets.flatMap((t) => [`time to ${targetLabel(t)}`, `examples to ${targetLabel(t)}`]),
     'train time',
+    'CPU time',
     'ms / step',
     'examples / s',
   ];
@@ -272,6 +276,7 @@ export function averagingTables(setting: AveragingSetting): Table[] {
       h.reached === 0 ? '–' : showNumber(h.examples, 0),
     ]),
     showSeconds(r.trainSeconds),
+    showSeconds(r.cpuSeconds),
     showNumber(r.msPerStep, 2),
     showNumber(r.examplesPerSecond, 0),
   ]);
