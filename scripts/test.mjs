@@ -11,13 +11,14 @@ const reportFile = join(root, '.cache', 'vitest-report.json');
 mkdirSync(dirname(reportFile), { recursive: true });
 rmSync(reportFile, { force: true });
 
-// What the tracking and runner tests need beyond npm packages: the MLflow virtualenv and headless Chromium
+// What the tests need beyond npm packages: the MLflow virtualenv, headless Chromium and Fashion-MNIST's files
 // (.ci/setup.d/*.sh; each returns at once when its part is there). A failure is reported and the tests run
 // anyway: the tests that need the missing part then fail, saying what to install.
 const projects = process.argv.flatMap((arg, i) =>
   arg === '--project' ? [process.argv[i + 1]] : arg.startsWith('--project=') ? [arg.slice(10)] : [],
 );
-if (projects.length === 0 || projects.some((p) => p === 'tracking' || p === 'runner')) {
+const needsSetup = ['tracking', 'runner', 'datasets', 'averaging'];
+if (projects.length === 0 || projects.some((p) => needsSetup.includes(p))) {
   const setupDir = join(root, '.ci', 'setup.d');
   for (const script of readdirSync(setupDir)
     .filter((f) => f.endsWith('.sh'))

@@ -59,7 +59,10 @@ const yieldEveryMs = 25;
  * `ctx.validate.every` iterations, a checkpoint whenever `ctx.checkpoint.due` says so, and a clean stop on
  * `ctx.signal`: the state is checkpointed first, then the abort reason is thrown.
  */
-export async function runTrainingLoop(ctx: MetaTrainContext, loop: TrainingLoop): Promise<void> {
+export async function runTrainingLoop(
+  ctx: Pick<MetaTrainContext, 'validate' | 'checkpoint' | 'signal' | 'onMetrics' | 'maxLoss'>,
+  loop: TrainingLoop,
+): Promise<void> {
   const validateEvery =
     ctx.validate === undefined ? 0 : requireInteger(ctx.validate.every, 'metaTrain: validate.every', 1);
   const first = ctx.checkpoint?.resume?.iteration ?? 0;

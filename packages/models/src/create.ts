@@ -1,4 +1,5 @@
 import { stableStringify } from '@reptile-bench/core';
+import { type CnnOptions, createCnn } from './cnn.ts';
 import { type Conv4Options, createConv4 } from './conv4.ts';
 import { createMlp, type MlpOptions } from './mlp.ts';
 import type { Model } from './model.ts';
@@ -10,7 +11,8 @@ export function createModel(config: Record<string, unknown>): Model {
   const { kind, ...options } = config;
   if (kind === 'mlp') return createMlp(options as unknown as MlpOptions);
   if (kind === 'conv4') return createConv4(options as unknown as Conv4Options);
-  throw new Error(`createModel: config.kind must be 'mlp' or 'conv4', got ${JSON.stringify(kind)}`);
+  if (kind === 'cnn') return createCnn(options as unknown as CnnOptions);
+  throw new Error(`createModel: config.kind must be 'mlp', 'conv4' or 'cnn', got ${JSON.stringify(kind)}`);
 }
 
 const built = new Map<string, Model>();

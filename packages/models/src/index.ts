@@ -1,4 +1,6 @@
 // Public surface of @reptile-bench/models.
+export { classifierAccuracy, type TestSetResult } from './accuracy.ts';
+export { type CnnOptions, createCnn } from './cnn.ts';
 export { batchNormEpsilon, type Conv4Options, createConv4 } from './conv4.ts';
 export { createModel, modelFor } from './create.ts';
 export { batchTensors, trainOnBatches } from './inner-loop.ts';
@@ -6,6 +8,7 @@ export { loadModel, modelFileFormat, modelFileVersion, saveModel } from './io.ts
 export { meanSquaredError, softmaxCrossEntropy } from './losses.ts';
 export { createMlp, type MlpOptions } from './mlp.ts';
 export { checkParamArrays, type Model, type ParamSpec } from './model.ts';
+export { type MomentumOptions, momentumSgd } from './momentum.ts';
 export {
   type AdamOptions,
   adam,

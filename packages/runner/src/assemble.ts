@@ -12,9 +12,15 @@ import {
 } from '@reptile-bench/datasets';
 import type { EvaluationOptions } from '@reptile-bench/evaluation';
 import type { Learner, MetaLearningOptions } from '@reptile-bench/meta';
-import { createConv4, createMlp, type Model, type OptimizerState } from '@reptile-bench/models';
+import { createCnn, createConv4, createMlp, type Model, type OptimizerState } from '@reptile-bench/models';
 import { reptile } from '@reptile-bench/reptile';
-import type { AlgorithmConfig, RunConfig } from './config/schema.ts';
+import {
+  type AlgorithmConfig,
+  type EvalConfig,
+  fewShotConfig,
+  isClassificationRun,
+  type RunConfig,
+} from './config/schema.ts';
 
 /** The data a run trains and tests on. */
 export interface RunData {
@@ -28,7 +34,7 @@ export interface RunData {
 
 /** Loads the dataset and builds the samplers. The Omniglot split is shuffled with the run's seed, as in the paper. */
 export async function prepareData(config: RunConfig, seed: number): Promise<RunData> {
-  const d = config.dataset;
+  const d = fewShotConfig(config).dataset;
   if (d.name === 'sine') {
     const train = sineSampler({ shots: d.train_shots ?? d.shots, queryShots: 0 });
     const test = sineSampler({ shots: d.shots, queryShots: d.query_shots });
@@ -52,6 +58,22 @@ export async function prepareData(config: RunConfig, seed: number): Promise<RunD
 
 export function createModelFor(config: RunConfig): Model {
   const m = config.model;
+  if (isClassificationRun(config)) {
+    const shape: [number, number, number] = config.dataset.name === 'cifar10' ? [32, 32, 3] : [28, 28, 1];
+    if (m.name === 'cnn')
+      return createCnn({ inputShape: shape, classes: 10, filters: m.filters, hidden: m.hidden });
+    if (m.name === 'mlp')
+      return createMlp({
+        inputSize: shape[0] * shape[1] * shape[2],
+        hidden: m.hidden,
+        outputSize: 10,
+        activation: m.activation,
+        task: 'classification',
+      });
+    throw new Error(`model ${m.name} cannot classify ${config.dataset.name} images; use mlp or cnn`);
+  }
+  if (m.name === 'cnn')
+    throw new Error('model cnn needs a classification dataset (fashion-mnist or cifar10)');
   if (m.name === 'mlp')
     return createMlp({ inputSize: 1, hidden: m.hidden, outputSize: 1, activation: m.activation });
   const d = config.dataset;
@@ -95,6 +117,10 @@ export function createLearner(a: AlgorithmConfig): Learner {
         optimizer: a.optimizer,
         learningRate: a.learning_rate,
       });
+    case 'local-sgd':
+      throw new Error(
+        'local-sgd is not a meta-learner: its runs train one classifier (execute-classification.ts)',
+      );
     default: {
       const unknown: never = a;
       throw new Error(`no learner for algorithm ${JSON.stringify((unknown as { name: string }).name)}`);
@@ -114,11 +140,11 @@ export function testEpisodeRng(seed: number): Rng {
 export function evaluationOptions(
   config: RunConfig,
   episodes: number,
-  modes = config.eval.modes,
+  modes?: EvalConfig['modes'],
   workers = 1,
   innerState?: OptimizerState,
 ): EvaluationOptions {
-  const e = config.eval;
+  const e = fewShotConfig(config).eval;
   if (e.optimizer_state === 'trained' && innerState === undefined)
     throw new Error(
       'eval.optimizer_state is "trained" but no inner optimizer state was given (a model saved without one?)',
@@ -133,7 +159,7 @@ export function evaluationOptions(
       replacement: e.replacement,
       ...(e.optimizer_state === 'trained' && innerState ? { startState: innerState } : {}),
     },
-    modes,
+    modes: modes ?? e.modes,
     workers,
   };
 }

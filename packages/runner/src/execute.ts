@@ -26,7 +26,9 @@ import {
   removeCheckpoint,
   saveCheckpoint,
 } from './checkpoint.ts';
+import { fewShotConfig, isClassificationRun } from './config/schema.ts';
 import type { PlannedRun } from './config/sweep.ts';
+import { type ClassificationRun, executeClassificationRun } from './execute-classification.ts';
 import {
   type MetricKind,
   metricKindOf,
@@ -78,6 +80,7 @@ const maxTrainingPoints = 500;
  * the run (status FAILED with the error) and returned, not thrown.
  */
 export async function executeRun(run: PlannedRun, options: ExecuteOptions): Promise<ExecuteResult> {
+  if (isClassificationRun(run.config)) return executeClassificationRun(run as ClassificationRun, options);
   const { config, seed } = run;
   const progress = options.onProgress ?? (() => {});
   progress({ phase: 'setup', done: 0, total: 1 });
@@ -123,7 +126,7 @@ export async function executeRun(run: PlannedRun, options: ExecuteOptions): Prom
     const at =
       checkpoint.phase === 'train'
         ? `iteration ${checkpoint.training.iteration}/${trainingIterations(config.algorithm)}`
-        : `evaluation episode ${checkpoint.episodes.length}/${config.eval.episodes}`;
+        : `evaluation episode ${checkpoint.episodes.length}/${fewShotConfig(config).eval.episodes}`;
     options.onNote?.(
       `${run.runId}: resuming from its checkpoint at ${at} (written ${new Date(checkpoint.time).toISOString()})`,
     );
@@ -159,7 +162,10 @@ export async function executeRun(run: PlannedRun, options: ExecuteOptions): Prom
 }
 
 /** The run's checkpoint when it was interrupted and left one; throws (saying why) when it may not be continued. */
-async function resumableCheckpoint(run: PlannedRun, tracker: Tracker): Promise<RunCheckpoint | undefined> {
+export async function resumableCheckpoint(
+  run: PlannedRun,
+  tracker: Tracker,
+): Promise<RunCheckpoint | undefined> {
   const record = await tracker.store.getRun(run.runId);
   // Only an interrupted run continues: a failed one starts over (its failure may be what changed since).
   if (record === undefined || record.status === 'FINISHED' || record.status === 'FAILED') return undefined;
@@ -179,7 +185,7 @@ async function resumableCheckpoint(run: PlannedRun, tracker: Tracker): Promise<R
   return checkpoint;
 }
 
-async function fail(writer: RunWriter, error: unknown): Promise<ExecuteResult> {
+export async function fail(writer: RunWriter, error: unknown): Promise<ExecuteResult> {
   const stack =
     error instanceof DivergenceError
       ? error.message
@@ -191,7 +197,7 @@ async function fail(writer: RunWriter, error: unknown): Promise<ExecuteResult> {
 }
 
 /** Seconds of work by kind, continued from what earlier attempts of the run did. */
-function workClock(before: ElapsedSeconds) {
+export function workClock(before: ElapsedSeconds) {
   const cpuStart = process.cpuUsage();
   let phase: 'train' | 'eval' = 'train';
   let phaseStart = performance.now();
@@ -236,7 +242,8 @@ async function trainAndEvaluate(
   options: ExecuteOptions,
   resumed: RunCheckpoint | undefined,
 ): Promise<Record<string, number>> {
-  const { config, seed } = run;
+  const { seed } = run;
+  const config = fewShotConfig(run.config);
   const progress = options.onProgress ?? (() => {});
   const metric: MetricKind = metricKindOf(config);
   const rng = createRng(seed);

@@ -128,7 +128,7 @@ runs:
       /include\|include cycle: .*cycle\.yaml -> .*a\.yaml -> .*b\.yaml -> .*a\.yaml/,
     );
     expect(problemsOf(() => planSweep(join(dir, 'missing.yaml')))[0]).toMatch(
-      /missing\.yaml:3:\d+\|include\|cannot include "nope\.yaml": cannot read config: file not found/,
+      /missing\.yaml:3:\d+\|include\|cannot include "nope\.yaml" \(.*nope\.yaml\): cannot read config: file not found/,
     );
     const bad = problemsOf(() => planSweep(join(dir, 'bad.yaml')));
     expect(bad).toContainEqual(expect.stringMatching(/^.*bad\.yaml:1:\d+\|name\|invalid value "bad name"/));

@@ -16,7 +16,7 @@ import { parseOverride } from '../config/overrides.ts';
 import { planSweep, type SweepPlan } from '../config/sweep.ts';
 import { suiteFile } from '../paths.ts';
 import { createProgress, type ProgressMode } from '../progress.ts';
-import { metricKindOf, modeKeys } from '../records.ts';
+import { type ModeKey, metricKindOf, reportModeKeys } from '../records.ts';
 import { writeFileAtomic } from '../report/write.ts';
 import { summaryText, sweepAndReport } from '../sweep-and-report.ts';
 
@@ -33,6 +33,13 @@ export interface CheckOptions {
   progress: ProgressMode;
 }
 
+/** Where each mode's scores are in a run's test-episodes.json (classification runs: one 0/1 per test example). */
+const artifactKeys: Record<ModeKey, string> = {
+  nontransductive: 'nonTransductive',
+  transductive: 'transductive',
+  test: 'test',
+};
+
 /** The per-episode scores of a plan's finished runs, per configuration and mode, from their artifacts. */
 async function metricScores(out: string, plan: SweepPlan): Promise<MetricScores[]> {
   const store = openRunStore(out);
@@ -42,8 +49,8 @@ async function metricScores(out: string, plan: SweepPlan): Promise<MetricScores[
     if (record?.status !== 'FINISHED') continue;
     const file = store.artifactPath(run.runId, 'test-episodes.json');
     const scores = JSON.parse(await readFile(file, 'utf8')) as Partial<Record<string, number[]>>;
-    for (const mode of modeKeys) {
-      const episodes = scores[mode === 'nontransductive' ? 'nonTransductive' : 'transductive'];
+    for (const mode of reportModeKeys) {
+      const episodes = scores[artifactKeys[mode]];
       if (!Array.isArray(episodes)) continue;
       const key = `${run.name}\u0000${mode}`;
       const metric = metrics.get(key) ?? {

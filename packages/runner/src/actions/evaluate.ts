@@ -3,7 +3,7 @@ import type { MeanWithCi } from '@reptile-bench/core';
 import { evaluate } from '@reptile-bench/evaluation';
 import { evaluationOptions, prepareData, testEpisodeRng } from '../assemble.ts';
 import { failCommand } from '../commands/options.ts';
-import type { EvalMode } from '../config/schema.ts';
+import { type EvalMode, fewShotConfig } from '../config/schema.ts';
 import { metricKindOf, modeKeyOf, summaryKey } from '../records.ts';
 import { evaluateFixedEpisodes } from './fixed-episodes.ts';
 import { loadRunModel } from './run-model.ts';
@@ -43,8 +43,8 @@ export async function evaluateCommand(target: string, opts: EvaluateCommandOptio
       `warning: the data differ from the run's (checksum ${data.checksum.slice(0, 12)} here, ` +
         `${run.meta.dataChecksum.slice(0, 12)} when it ran); numbers will not match the recorded ones\n`,
     );
-  const episodes = opts.episodes ?? config.eval.episodes;
-  const modes = opts.modes ?? config.eval.modes;
+  const episodes = opts.episodes ?? fewShotConfig(config).eval.episodes;
+  const modes = opts.modes ?? fewShotConfig(config).eval.modes;
   // The run's own test stream reproduces its episodes; another seed draws others.
   const rng = testEpisodeRng(opts.evalSeed ?? run.meta.seed);
   const result = await evaluate(

@@ -14,7 +14,7 @@ import { runEpisode } from '@reptile-bench/evaluation';
 import { evaluationOptions } from '../assemble.ts';
 import type { EvalMode, RunConfig } from '../config/schema.ts';
 import { modeKeyOf } from '../records.ts';
-import { imagePreprocessingOf, type LoadedModel } from './run-model.ts';
+import { fewShotOf, imagePreprocessingOf, type LoadedModel } from './run-model.ts';
 
 /** The query folder's classes as labels of the support folder's (same names); errors name the odd folder. */
 export function queryAgainstSupport(query: ImageFolder, support: ImageFolder): ImageFolder {
@@ -71,7 +71,8 @@ export async function evaluateFixedEpisodes(
     throw new Error(
       `${root}: no episode folders; each episode is a folder with support/ and query/ class folders`,
     );
-  const { loaded, config } = m;
+  const { loaded } = m;
+  const config = fewShotOf(m.config, m.runId);
   const preprocessing = imagePreprocessingOf(loaded, config, m.modelFile);
   await initBackend(config.backend);
   const modes = opts.modes ?? config.eval.modes;

@@ -14,7 +14,7 @@ import { adaptToSupport, predictNonTransductive, predictTransductive } from '@re
 import { stringify } from 'csv-stringify/sync';
 import { evaluationOptions } from '../assemble.ts';
 import { labelledQueries } from './fixed-episodes.ts';
-import { imagePreprocessingOf, loadRunModel } from './run-model.ts';
+import { fewShotOf, imagePreprocessingOf, loadRunModel } from './run-model.ts';
 
 export interface PredictOptions {
   model: string;
@@ -38,7 +38,8 @@ interface Prediction {
 }
 
 export async function predictCommand(opts: PredictOptions): Promise<void> {
-  const { loaded, runId, config, modelFile } = await loadRunModel(opts.model, opts.out);
+  const { loaded, runId, config: runConfig, modelFile } = await loadRunModel(opts.model, opts.out);
+  const config = fewShotOf(runConfig, runId);
   const preprocessing = imagePreprocessingOf(loaded, config, modelFile);
   const support = readImageFolder(opts.support);
   const ways = loaded.model.outputSize;

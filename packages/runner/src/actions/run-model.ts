@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { type ImagePreprocessing, omniglotPreprocessing } from '@reptile-bench/datasets';
 import { loadModel } from '@reptile-bench/models';
 import { openRunStore, type RunRecord } from '@reptile-bench/tracking';
-import type { RunConfig } from '../config/schema.ts';
+import { type FewShotRunConfig, fewShotConfig, type RunConfig } from '../config/schema.ts';
 
 export type LoadedModel = Awaited<ReturnType<typeof loadModel>>;
 
@@ -42,6 +42,17 @@ export async function loadRunModel(
         `has ${run.meta.configHash}; the file does not belong to this run`,
     );
   return { modelFile, loaded, runId, run, config };
+}
+
+/** The run's config when it is a few-shot run (the only kind whose models adapt to a support set). */
+export function fewShotOf(config: RunConfig, runId: string): FewShotRunConfig {
+  try {
+    return fewShotConfig(config);
+  } catch (e) {
+    throw new Error(
+      `run ${runId}: ${(e as Error).message}; its model classifies directly, without adaptation`,
+    );
+  }
 }
 
 /**

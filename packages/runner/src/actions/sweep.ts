@@ -35,7 +35,7 @@ export function planText(plans: SweepPlan[]): string {
         String(r.seed),
         r.config.backend,
         String(trainingIterations(r.config.algorithm)),
-        String(r.config.eval.episodes),
+        'episodes' in r.config.eval ? String(r.config.eval.episodes) : 'test set',
       ]);
       return `${header}\n${markdownTable({ headers: ['run id', 'name', 'seed', 'backend', 'meta-iters', 'test episodes'], rows })}`;
     })

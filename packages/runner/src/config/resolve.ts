@@ -1,14 +1,19 @@
+import { planLocalSgd } from '@reptile-bench/averaging/plan';
 import type { z } from 'zod';
+import { localSgdOptionsOf } from '../local-sgd.ts';
 import { type ConfigProblem, describeIssue } from './errors.ts';
 import { isPlainObject, type Layer } from './layer.ts';
 import {
   algorithmSchemas,
+  classificationDatasets,
   datasetSchemas,
   evalSchema,
   modelSchemas,
   modelsForDataset,
   type RunConfig,
   runTopSchema,
+  type TestEvalConfig,
+  testEvalSchema,
 } from './schema.ts';
 
 type VariantPart = 'dataset' | 'model' | 'algorithm';
@@ -39,6 +44,49 @@ function dropOtherVariantsFields(layer: Layer): void {
     const anyVariantKeys = new Set(Object.values(schemas).flatMap(keysOf));
     for (const key of Object.keys(value))
       if (anyVariantKeys.has(key) && !ownKeys.has(key)) layer.delete([part, key]);
+  }
+}
+
+/** Where each local-sgd option lives in a run config, for the errors of planLocalSgd. */
+const localSgdFields: Record<string, string[]> = {
+  replicas: ['algorithm', 'replicas'],
+  syncEvery: ['algorithm', 'sync_every'],
+  batchSize: ['algorithm', 'batch'],
+  learningRate: ['algorithm', 'learning_rate'],
+  lrBaseBatch: ['algorithm', 'lr_base_batch'],
+  momentum: ['algorithm', 'momentum'],
+  warmupExamples: ['algorithm', 'warmup_examples'],
+  lrDecayExamples: ['algorithm', 'lr_decay_examples'],
+  lrDecayFactor: ['algorithm', 'lr_decay_factor'],
+  examples: ['algorithm', 'examples'],
+  evalEvery: ['eval', 'every_examples'],
+};
+
+/** The schedule checks of local SGD (whole numbers of steps and evaluation intervals), as config problems. */
+function localSgdProblems(
+  layer: Layer,
+  context: { where: string; run: string },
+  a: Extract<RunConfig['algorithm'], { name: 'local-sgd' }>,
+  e: RunConfig['eval'],
+): ConfigProblem[] {
+  try {
+    planLocalSgd(localSgdOptionsOf(a, e as TestEvalConfig));
+    return [];
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const option = /^local-sgd: (\w+)/.exec(message)?.[1] ?? 'examples';
+    const path = localSgdFields[option] ?? ['algorithm', 'examples'];
+    return [
+      {
+        where: layer.originOf(path, context.where),
+        field: path.join('.'),
+        message: message
+          .replace(/^local-sgd: \w+/, path.join('.'))
+          .replace(/evalEvery/g, 'eval.every_examples')
+          .replace(/batchSize/g, 'batch'),
+        run: context.run,
+      },
+    ];
   }
 }
 
@@ -104,11 +152,15 @@ export function resolveRunConfig(
     else report(parsed.error.issues, [part], value, keysOf(schema));
   }
 
-  let evalConfig: z.output<typeof evalSchema> | undefined;
+  // Classification datasets are evaluated on their test set, the others on few-shot episodes.
+  const datasetName = isPlainObject(data.dataset) ? data.dataset.name : undefined;
+  const classification = (classificationDatasets as readonly unknown[]).includes(datasetName);
+  const evalShape = classification ? testEvalSchema : evalSchema;
+  let evalConfig: RunConfig['eval'] | undefined;
   if (isPlainObject(data.eval)) {
-    const parsed = evalSchema.safeParse(data.eval);
+    const parsed = evalShape.safeParse(data.eval);
     if (parsed.success) evalConfig = parsed.data;
-    else report(parsed.error.issues, ['eval'], data.eval, keysOf(evalSchema));
+    else report(parsed.error.issues, ['eval'], data.eval, keysOf(evalShape));
   }
 
   if (problems.length > 0 || !top.success || !evalConfig) return { problems };
@@ -141,12 +193,28 @@ export function resolveRunConfig(
       run: context.run,
     });
   }
+  if (classification !== (algorithm.name === 'local-sgd')) {
+    problems.push({
+      where: layer.originOf(['algorithm', 'name'], context.where),
+      field: 'algorithm.name',
+      message: classification
+        ? `dataset "${dataset.name}" is single-task classification; allowed algorithms: "local-sgd"`
+        : `"local-sgd" trains one classifier on a classification dataset; allowed datasets: ${classificationDatasets.join(', ')}`,
+      run: context.run,
+    });
+  }
+  if (algorithm.name === 'local-sgd' && problems.length === 0)
+    problems.push(...localSgdProblems(layer, context, algorithm, evalConfig));
   if (dataset.name === 'sine' && dataset.train_shots === undefined) dataset.train_shots = dataset.shots;
   if (algorithm.name === 'fomaml' || algorithm.name === 'maml') {
     // (FO)MAML's meta-gradient comes from held-out batches at the end of the inner loop (one for MAML,
     // `tail_batches` for FOMAML); they need examples of their own.
     const examples =
-      dataset.name === 'omniglot' ? dataset.ways * dataset.train_shots : (dataset.train_shots ?? 0);
+      dataset.name === 'omniglot'
+        ? dataset.ways * dataset.train_shots
+        : 'train_shots' in dataset
+          ? (dataset.train_shots ?? 0)
+          : 0;
     const tail = algorithm.name === 'fomaml' ? algorithm.tail_batches : 1;
     const heldOut = tail * algorithm.inner_batch;
     if (heldOut >= examples) {
@@ -162,7 +230,7 @@ export function resolveRunConfig(
       });
     }
   }
-  if (evalConfig.optimizer_state === 'trained') {
+  if ('optimizer_state' in evalConfig && evalConfig.optimizer_state === 'trained') {
     const carried =
       (algorithm.name === 'reptile' || algorithm.name === 'fomaml') && !algorithm.reset_optimizer_state;
     if (!carried) {

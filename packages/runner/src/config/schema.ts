@@ -33,6 +33,16 @@ export const datasetSchemas = {
     /** The value of a fully inked pixel: 1 (paper 0), or 0 (paper 1, as the paper's code reads the PNGs). */
     ink: z.union([z.literal(1), z.literal(0)]).default(1),
   }),
+  /** Single-task image classification (trained with local-sgd): the official train/test split. */
+  'fashion-mnist': z.strictObject({
+    name: z.literal('fashion-mnist'),
+    /** Training images held out, chosen by the run's seed, as a validation set (learning curves only). */
+    validation: z.int().min(0).default(5000),
+  }),
+  cifar10: z.strictObject({
+    name: z.literal('cifar10'),
+    validation: z.int().min(0).default(5000),
+  }),
   sine: z.strictObject({
     name: z.literal('sine'),
     /** Points in the support set at evaluation. */
@@ -53,6 +63,12 @@ export const modelSchemas = {
     name: z.literal('mlp'),
     hidden: z.array(count).min(1).default([64, 64]),
     activation: z.enum(['tanh', 'relu']).default('tanh'),
+  }),
+  /** Image classifier: 3×3 stride-2 convolutions with ReLU, a ReLU hidden layer (0: none), the output layer. */
+  cnn: z.strictObject({
+    name: z.literal('cnn'),
+    filters: z.array(count).min(1).default([16, 32]),
+    hidden: z.int().min(0).default(64),
   }),
 } as const;
 
@@ -97,6 +113,31 @@ export const algorithmSchemas = {
     learning_rate: rate,
     optimizer: optimizer.default('adam'),
   }),
+  /**
+   * Single-task training with local SGD: `replicas` copies train with SGD (momentum) on their own batch streams and
+   * are averaged every `sync_every` steps and at the end ("end": only then). One replica is plain SGD.
+   */
+  'local-sgd': z.strictObject({
+    name: z.literal('local-sgd'),
+    replicas: count.default(1),
+    sync_every: z.union([count, z.literal('end')]).default(1),
+    /** Mini-batch of each replica. */
+    batch: count,
+    learning_rate: rate,
+    /** "linear": learning_rate × replicas × batch / lr_base_batch (default lr_base_batch: batch). */
+    lr_scaling: z.enum(['none', 'linear']).default('none'),
+    lr_base_batch: count.optional(),
+    momentum: z.number().min(0).lt(1).default(0),
+    /** The momentum buffers at an averaging: averaged, zeroed, or kept by each replica. */
+    momentum_sync: z.enum(['average', 'reset', 'local']).default('average'),
+    /** Examples (all replicas together) over which the learning rate rises linearly to its value. */
+    warmup_examples: z.int().min(0).default(0),
+    /** Examples (all replicas together) after which the learning rate is multiplied by lr_decay_factor (0: never). */
+    lr_decay_examples: z.int().min(0).default(0),
+    lr_decay_factor: z.number().positive().max(1).default(0.1),
+    /** Examples processed by all replicas together (steps × replicas × batch). */
+    examples: count,
+  }),
 } as const;
 
 export const evalModes = ['non-transductive', 'transductive'] as const;
@@ -125,6 +166,15 @@ export const evalSchema = z.strictObject({
   every: z.int().min(0).default(0),
   val_episodes: count.default(20),
 });
+
+/** The evaluation of single-task classifiers: test-set accuracy of the averaged model, as it trains and at the end. */
+export const testEvalSchema = z.strictObject({
+  /** Examples processed (all replicas together) between two evaluations on the test and validation sets. */
+  every_examples: count,
+});
+
+/** Datasets of single-task classification: one model trained on a training set, tested on a test set. */
+export const classificationDatasets = ['fashion-mnist', 'cifar10'] as const;
 
 export const backends = ['wasm', 'cpu', 'tensorflow'] as const;
 export type BackendChoice = (typeof backends)[number];
@@ -167,6 +217,7 @@ export type DatasetConfig = z.output<(typeof datasetSchemas)[keyof typeof datase
 export type ModelConfig = z.output<(typeof modelSchemas)[keyof typeof modelSchemas]>;
 export type AlgorithmConfig = z.output<(typeof algorithmSchemas)[keyof typeof algorithmSchemas]>;
 export type EvalConfig = z.output<typeof evalSchema>;
+export type TestEvalConfig = z.output<typeof testEvalSchema>;
 export type AlgorithmName = keyof typeof algorithmSchemas;
 export const algorithmNames = Object.keys(algorithmSchemas) as AlgorithmName[];
 
@@ -176,7 +227,8 @@ export interface RunConfig {
   dataset: DatasetConfig;
   model: ModelConfig;
   algorithm: AlgorithmConfig;
-  eval: EvalConfig;
+  /** Few-shot evaluation, or test-set evaluation for the classification datasets (see `isClassificationRun`). */
+  eval: EvalConfig | TestEvalConfig;
   backend: BackendChoice;
   /** Scheduling only (results do not depend on it); not part of the config hash. */
   workers: number;
@@ -204,7 +256,35 @@ export const hashNeutralDefaults: {
 export const modelsForDataset: Record<DatasetConfig['name'], Array<ModelConfig['name']>> = {
   omniglot: ['conv4'],
   sine: ['mlp'],
+  'fashion-mnist': ['mlp', 'cnn'],
+  cifar10: ['mlp', 'cnn'],
 };
+
+/** A run of single-task classification (a classification dataset, local-sgd, test-set evaluation). */
+export type ClassificationRunConfig = RunConfig & {
+  dataset: Extract<DatasetConfig, { name: (typeof classificationDatasets)[number] }>;
+  algorithm: Extract<AlgorithmConfig, { name: 'local-sgd' }>;
+  eval: TestEvalConfig;
+};
+/** A few-shot run (Omniglot or sine waves, a meta-learner or baseline, episode evaluation). */
+export type FewShotRunConfig = RunConfig & {
+  dataset: Extract<DatasetConfig, { name: 'omniglot' | 'sine' }>;
+  algorithm: Exclude<AlgorithmConfig, { name: 'local-sgd' }>;
+  eval: EvalConfig;
+};
+
+export function isClassificationRun(config: RunConfig): config is ClassificationRunConfig {
+  return (classificationDatasets as readonly string[]).includes(config.dataset.name);
+}
+
+/** The config of a few-shot run; throws (naming the dataset) for a classification run. */
+export function fewShotConfig(config: RunConfig): FewShotRunConfig {
+  if (isClassificationRun(config))
+    throw new Error(
+      `dataset ${config.dataset.name} is single-task classification: it has no few-shot episodes to evaluate`,
+    );
+  return config as FewShotRunConfig;
+}
 
 const randomDistribution = z.union([
   z.strictObject({ uniform: z.tuple([z.number(), z.number()]) }),

@@ -31,7 +31,12 @@ th, td { border: 1px solid #ccc; padding: .3rem .6rem; text-align: left; } th { 
 `;
 
 /** A single self-contained page: tables and inline SVG charts, no scripts and nothing fetched. */
-export function reportHtml(context: ReportContext, summaries: ConfigSummary[], charts: Chart[]): string {
+export function reportHtml(
+  context: ReportContext,
+  summaries: ConfigSummary[],
+  charts: Chart[],
+  extra: { note?: string; sections?: Array<{ setting: string; tables: Table[]; note?: string }> } = {},
+): string {
   const sections: string[] = [];
   for (const table of settingTables(summaries)) {
     const setting = table.title.split(':')[0] as string;
@@ -46,6 +51,23 @@ export function reportHtml(context: ReportContext, summaries: ConfigSummary[], c
     sections.push(
       `<section data-setting="${escapeHtml(setting)}">\n<h2>${escapeHtml(table.title)}</h2>\n${htmlTable(table)}\n` +
         `<div class="charts">\n${figures}\n</div>\n</section>`,
+    );
+  }
+  for (const extraSection of extra.sections ?? []) {
+    const figures = charts
+      .filter((c) => c.setting === extraSection.setting)
+      .map(
+        (c) =>
+          `<figure class="chart" data-chart="${c.kind}" data-setting="${escapeHtml(c.setting)}" ` +
+          `aria-label="${escapeHtml(c.title)}">\n${c.svg}\n</figure>`,
+      )
+      .join('\n');
+    const tables = extraSection.tables
+      .map((t) => `<h2>${escapeHtml(t.title)}</h2>\n${htmlTable(t)}`)
+      .join('\n');
+    const note = extraSection.note ? `<p class="note">${escapeHtml(extraSection.note)}</p>\n` : '';
+    sections.push(
+      `<section data-setting="${escapeHtml(extraSection.setting)}">\n${tables}\n${note}<div class="charts">\n${figures}\n</div>\n</section>`,
     );
   }
   const failed = failedRunsTable(context.runs);
@@ -63,7 +85,7 @@ export function reportHtml(context: ReportContext, summaries: ConfigSummary[], c
 <h1>Sweep <code>${escapeHtml(context.sweep)}</code></h1>
 ${context.description ? `<p>${escapeHtml(context.description)}</p>` : ''}
 <p class="note">Runs up to ${escapeHtml(context.generatedAt.toISOString())} — ${escapeHtml(provenance(context))}.</p>
-<p class="note">${escapeHtml(methodNote)}</p>
+<p class="note">${escapeHtml(extra.note ?? methodNote)}</p>
 ${sections.join('\n')}
 </body>
 </html>
