@@ -199,7 +199,11 @@ async function trainAndTest(
     {
       model,
       train: data.train,
-      rng: createRng(seed).derive('meta-train'),
+      // training_seed: another trajectory on the same data (what check's null replicates measure).
+      rng:
+        config.training_seed === undefined
+          ? createRng(seed).derive('meta-train')
+          : createRng(seed).derive('meta-train', 'trajectory', config.training_seed),
       backend: config.backend,
       workers: options.threads,
       onMetrics: (iteration, metrics) => {

@@ -78,12 +78,12 @@ export async function checkCommand(command: Command, opts: CheckOptions): Promis
   const baselineFile = opts.baseline ?? join(opts.out, 'baselines', `${plan.name}.json`);
   // Read the baseline first: a missing or broken one should fail before minutes of training, not after.
   const baseline = opts.updateBaseline ? undefined : await readBaseline(baselineFile);
-  const progress = createProgress(opts.progress);
   const run = async (p: SweepPlan, writeReportFiles: boolean) => {
+    // A reporter per sweep: its counts ([done/total]) are of this sweep, not of every sweep of the check.
     const result = await sweepAndReport([p], {
       out: opts.out,
       workers: opts.workers,
-      progress,
+      progress: createProgress(opts.progress),
       writeReportFiles,
     });
     process.stderr.write(`${summaryText(result)}\n`);
