@@ -33,7 +33,8 @@ const mutants = {
   'inner-lr-halved': {
     file: 'packages/meta/src/task.ts',
     find: 'createOptimizer({ optimizer: job.optimizer.kind, learningRate: job.optimizer.learningRate })',
-    replace: 'createOptimizer({ optimizer: job.optimizer.kind, learningRate: job.optimizer.learningRate / 2 })',
+    replace:
+      'createOptimizer({ optimizer: job.optimizer.kind, learningRate: job.optimizer.learningRate / 2 })',
     what: 'the meta-training inner learning rate halved (every algorithm)',
   },
   'rotation-off': {
@@ -61,7 +62,9 @@ const { values } = parseArgs({
 const selected = values.mutants === '' ? [] : values.mutants.split(',');
 for (const name of selected)
   if (!(name in mutants)) {
-    console.error(`check-mutants: unknown mutant ${name}; the mutants are ${Object.keys(mutants).join(', ')}`);
+    console.error(
+      `check-mutants: unknown mutant ${name}; the mutants are ${Object.keys(mutants).join(', ')}`,
+    );
     process.exit(2);
   }
 const nullRuns = Number(values.null);
@@ -94,7 +97,8 @@ function check(dir, out, extra = []) {
     { cwd: dir, encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, REPTILE_BENCH_CACHE: cache } },
   );
   const line = r.stdout.trim().split('\n').filter(Boolean).pop();
-  if (!line?.startsWith('{')) throw new Error(`check in ${dir} printed no result (exit ${r.status}):\n${r.stderr}`);
+  if (!line?.startsWith('{'))
+    throw new Error(`check in ${dir} printed no result (exit ${r.status}):\n${r.stderr}`);
   return { code: r.status, result: JSON.parse(line) };
 }
 
@@ -134,11 +138,14 @@ for (const name of selected) {
     execFileSync('pnpm', ['install', '--offline', '--frozen-lockfile'], { cwd: copy, stdio: 'ignore' });
     const file = join(copy, m.file);
     const text = readFileSync(file, 'utf8');
-    if (!text.includes(m.find)) throw new Error(`mutant ${name}: ${m.file} no longer contains ${JSON.stringify(m.find)}`);
+    if (!text.includes(m.find))
+      throw new Error(`mutant ${name}: ${m.file} no longer contains ${JSON.stringify(m.find)}`);
     writeFileSync(file, text.replace(m.find, m.replace));
     const { code, result } = check(copy, join(work, 'results'));
     const w = worst(result);
-    const regressed = result.rows.filter((r) => r.status === 'regressed').map((r) => `${r.config} ${r.metric}`);
+    const regressed = result.rows
+      .filter((r) => r.status === 'regressed')
+      .map((r) => `${r.config} ${r.metric}`);
     say(
       `| ${name} | ${m.what} | ${code === 0 ? 'passed (missed)' : 'FAILED (caught)'} | ${w.accuracy} | ${w.mse} | ${regressed.join('; ') || 'none'} |`,
     );
