@@ -40,9 +40,11 @@ const result = spawnSync(process.execPath, [...args, ...process.argv.slice(2)], 
 
 let passed = 0;
 let failed = 0;
+let skipped = 0;
 try {
   const report = JSON.parse(readFileSync(reportFile, 'utf8'));
   passed = report.numPassedTests;
+  skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
   // Suites that failed to load hold no counted tests; count each as one failure so they cannot hide.
   failed =
     report.numFailedTests +
@@ -54,5 +56,7 @@ try {
   );
 }
 if (result.status !== 0 && failed === 0) failed = 1;
+// Skipped tests (e.g. the tensorflow backend's where tfjs-node cannot be installed) print their reason above.
+if (skipped > 0) console.log(`test: ${skipped} skipped (see SKIPPED lines above for the reasons given)`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);

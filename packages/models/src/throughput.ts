@@ -67,7 +67,8 @@ export interface ThroughputResult {
   inner_steps_per_s: number;
   /**
    * Inner steps per second of CPU time of one replica thread (Linux only): what one core delivers when no other
-   * job competes for it; with n idle cores, n replicas give about n times this.
+   * job competes for it; with n idle cores, n replicas give about n times this. Not for tensorflow, which computes
+   * in threads of its own.
    */
   inner_steps_per_cpu_s?: number;
   /** Reptile meta-iterations per second: metaBatch tasks adapted on the replicas, then φ moves to their mean. */
@@ -261,7 +262,8 @@ export async function measureThroughput(options: ThroughputOptions): Promise<Thr
       threads_per_worker: info.threads,
       workers: pool.workers,
       inner_steps_per_s: innerSteps / innerSeconds,
-      ...(innerCpuSeconds === undefined || innerCpuSeconds <= 0
+      // tensorflow computes in its own thread pool, whose time the replica thread's CPU time leaves out
+      ...(innerCpuSeconds === undefined || innerCpuSeconds <= 0 || backend === 'tensorflow'
         ? {}
         : { inner_steps_per_cpu_s: innerSteps / innerCpuSeconds }),
       meta_iters_per_s: metaIterations / metaSeconds,

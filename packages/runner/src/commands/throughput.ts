@@ -37,7 +37,11 @@ export function register(program: Command): void {
     )
     .option('--workload <name>', `one of ${Object.keys(throughputWorkloads).join(', ')}`, 'omniglot-5w1s')
     .option('--backend <name>', 'wasm, cpu or tensorflow', backendOption, 'wasm')
-    .option('--workers <n>', 'replica threads (default: one per CPU core)', positive('integer'))
+    .option(
+      '--workers <n>',
+      "replica threads (default: one per CPU core); tensorflow's threads per replica: TF_NUM_INTRAOP_THREADS",
+      positive('integer'),
+    )
     .option('--seconds <s>', 'time budget of the parallel measurements (default 10)', positive('number'))
     .option(
       '--steps <n>',
