@@ -42,6 +42,10 @@ let failed = 0;
 try {
   const report = JSON.parse(readFileSync(reportFile, 'utf8'));
   passed = report.numPassedTests;
+  // Tests skipped for a missing tool (e.g. redis-server) say why in a SKIPPED line above; never silently green.
+  const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+  if (skipped > 0)
+    console.log(`test: ${skipped} test(s) SKIPPED (the reasons are in the SKIPPED lines above)`);
   // Suites that failed to load hold no counted tests; count each as one failure so they cannot hide.
   failed =
     report.numFailedTests +
