@@ -60,6 +60,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Continue an interrupted run from its checkpoint (default true); false starts it over. */
   resume?: boolean;
+  /** Called after each checkpoint is written (e.g. to copy it off this machine). */
+  onCheckpoint?: () => void;
 }
 
 export interface ExecuteResult {
@@ -268,6 +270,7 @@ async function trainAndEvaluate(
       ...state,
     } as RunCheckpoint);
     lastSave = performance.now();
+    options.onCheckpoint?.();
   };
   const { every_seconds: everySeconds, every_iterations: everyIterations } = config.checkpoint;
   const due = (iteration: number) =>

@@ -24,18 +24,24 @@ export interface SweepResult {
   interrupted?: NodeJS.Signals;
 }
 
+/** What runs the planned runs: local worker processes (`runSweeps`) unless told otherwise (the job queue). */
+export type Scheduler = (
+  plans: SweepPlan[],
+  options: SweepOptions,
+) => Promise<RunOutcome[] & { interrupted?: NodeJS.Signals }>;
+
 /**
  * Runs the sweeps (resuming earlier work) and writes each sweep's reports from the run store, unless
  * `writeReportFiles` is false.
  */
 export async function sweepAndReport(
   plans: SweepPlan[],
-  options: SweepOptions & { writeReportFiles?: boolean },
+  options: SweepOptions & { writeReportFiles?: boolean; schedule?: Scheduler },
 ): Promise<SweepResult> {
   // Loaded here rather than at the top: the scheduler pulls in the training stack, which `--help`, `--dry-run`
   // and `report` do not need.
-  const { runSweeps } = await import('./scheduler.ts');
-  const outcomes = await runSweeps(plans, options);
+  const schedule = options.schedule ?? (await import('./scheduler.ts')).runSweeps;
+  const outcomes = await schedule(plans, options);
   const reports: WrittenReport[] = [];
   for (const plan of options.writeReportFiles === false ? [] : plans) {
     const scope = plan.reportScope;

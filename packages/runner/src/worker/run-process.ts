@@ -87,6 +87,7 @@ process.on('message', (message: ToWorker) => {
           send({ type: 'started', runId: run.runId });
         },
         onNote: (text) => send({ type: 'note', runId: run.runId, text }),
+        onCheckpoint: () => send({ type: 'checkpoint', runId: run.runId }),
         onProgress: (progress) => {
           if (crashAt && progress.phase === crashAt[1] && progress.done >= Number(crashAt[2]))
             process.kill(process.pid, 'SIGKILL');
