@@ -149,7 +149,8 @@ describe('reptile-bench sweep, end to end on sine waves', () => {
 
   it('resumes after the sweep process is killed, without redoing finished runs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'runner-resume-'));
-    const file = tinySweep(dir, 'resume', ['reptile', 'fomaml', 'sgd-scratch']);
+    // Long enough (seconds per run) that the second run is surely still training when the sweep is killed.
+    const file = tinySweep(dir, 'resume', ['reptile', 'fomaml', 'sgd-scratch'], 3000);
     const out = join(dir, 'results');
     const [firstRun, secondRun, thirdRun] = planSweep(file).runs.map((r) => r.runId) as [
       string,
