@@ -212,15 +212,15 @@ describe('reptile-bench sweep, end to end on sine waves', () => {
 
   it('exits non-zero with a summary when a run fails', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'runner-fail-'));
-    const file = tinySweep(dir, 'failing', ['sgd-scratch']);
-    // The tensorflow backend is not installed here: the run fails with that package's message.
+    const file = tinySweep(dir, 'failing', ['reptile']);
+    // A learning rate that blows the loss up at once: the run fails with the divergence message.
     const result = await cli([
       'sweep',
       file,
       '--out',
       join(dir, 'results'),
       '--set',
-      'backend=tensorflow',
+      'algorithm.learning_rate=1e30',
       '--json',
       '--progress',
       'none',
@@ -229,13 +229,15 @@ describe('reptile-bench sweep, end to end on sine waves', () => {
     const summary = lastJson(result.stdout);
     expect(summary.ok).toBe(false);
     expect(summary.runs[0]).toMatchObject({ status: 'FAILED' });
-    expect(summary.runs[0]?.error).toMatch(/tfjs-node/);
-    expect(result.stderr).toMatch(/FAILED failing-[0-9a-f]{12}-s0 \(sine\/sgd-scratch seed 0\): .*tfjs-node/);
+    expect(summary.runs[0]?.error).toMatch(/diverged at iteration 0/);
+    expect(result.stderr).toMatch(
+      /FAILED failing-[0-9a-f]{12}-s0 \(sine\/reptile seed 0\): training diverged/,
+    );
     expect(result.stderr).toContain('1 run(s) did not finish; rerun the same command to retry them');
-    // The run is recorded although it never got a backend, so the report lists it with its reason.
+    // The failed run is recorded, so the report lists it with its reason.
     const report = readFileSync(join(dir, 'results', 'failing', 'report.md'), 'utf8');
     expect(report).toMatch(
-      /## Runs that did not finish[\s\S]*\| failing-[0-9a-f]{12}-s0 \| sine\/sgd-scratch \| 0 \| FAILED \| .*tfjs-node/,
+      /## Runs that did not finish[\s\S]*\| failing-[0-9a-f]{12}-s0 \| sine\/reptile \| 0 \| FAILED \| .*diverged/,
     );
   });
 });
