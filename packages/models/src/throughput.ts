@@ -71,6 +71,11 @@ export interface ThroughputResult {
    * in threads of its own.
    */
   inner_steps_per_cpu_s?: number;
+  /**
+   * Inner steps per second of CPU time of the whole process while they ran (every thread: the replicas and, on
+   * tensorflow, TensorFlow's own): the steps a core delivers, comparable across backends on a shared machine.
+   */
+  inner_steps_per_process_cpu_s: number;
   /** Reptile meta-iterations per second: metaBatch tasks adapted on the replicas, then φ moves to their mean. */
   meta_iters_per_s: number;
   /** One training step and one forward pass on this thread: wall-clock and CPU time (10th percentiles, ms). */
@@ -194,6 +199,7 @@ export async function measureThroughput(options: ThroughputOptions): Promise<Thr
     let innerSeconds = 0;
     let innerCpuSeconds: number | undefined = 0;
     const innerEnd = performance.now() + (budget / 2) * 1000;
+    const processCpuStart = cpuMs();
     do {
       const t = performance.now();
       const reports = await Promise.all(
@@ -214,6 +220,7 @@ export async function measureThroughput(options: ThroughputOptions): Promise<Thr
       innerSeconds += (performance.now() - t) / 1000;
       innerSteps += perTask * pool.workers;
     } while (options.steps === undefined && performance.now() < innerEnd);
+    const processCpuSeconds = (cpuMs() - processCpuStart) / 1000;
 
     // Meta-iterations: φ shared with every task, adapted parameters moved back, φ ← φ + ε (mean φ' − φ).
     const metaTarget =
@@ -266,6 +273,7 @@ export async function measureThroughput(options: ThroughputOptions): Promise<Thr
       ...(innerCpuSeconds === undefined || innerCpuSeconds <= 0 || backend === 'tensorflow'
         ? {}
         : { inner_steps_per_cpu_s: innerSteps / innerCpuSeconds }),
+      inner_steps_per_process_cpu_s: innerSteps / processCpuSeconds,
       meta_iters_per_s: metaIterations / metaSeconds,
       train_step_ms: ratio.stepMs,
       forward_ms: ratio.forwardMs,

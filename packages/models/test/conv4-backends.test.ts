@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { type BackendName, createReplicaPool, initBackend, packArrays, tf } from '@reptile-bench/backend';
 import { createRng } from '@reptile-bench/core';
 import { describe, expect, it } from 'vitest';
@@ -232,8 +233,11 @@ describe.skipIf(tensorflowUnavailable !== undefined)(
       expect(result.backend_version).toMatch(/TensorFlow \d+\.\d+\.\d+ \((CPU|GPU)\)$/);
       for (const key of ['inner_steps_per_s', 'meta_iters_per_s', 'train_step_ms', 'forward_ms'] as const)
         expect(result[key]).toBeGreaterThan(0);
-      // TensorFlow computes in threads of its own: no per-replica-thread CPU figure
+      // TensorFlow computes in threads of its own: no per-replica-thread CPU figure, the whole process's instead
       expect(result.inner_steps_per_cpu_s).toBeUndefined();
+      expect(result.inner_steps_per_process_cpu_s).toBeGreaterThanOrEqual(
+        result.inner_steps_per_s / availableParallelism() / 1.05,
+      );
     });
 
     it('follows cpu through 32 SGD steps of the sine MLP (1→64→64→1, tanh)', async () => {

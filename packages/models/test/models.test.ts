@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend, tf } from '@reptile-bench/backend';
 import { createRng } from '@reptile-bench/core';
@@ -352,6 +352,10 @@ describe('measureThroughput', () => {
       expect(result[key]).toBeGreaterThan(0);
     expect(result.train_step_over_forward).toBeCloseTo(result.train_step_cpu_ms / result.forward_cpu_ms, 10);
     expect(result.load_average).toHaveLength(2);
+    // the process cannot use more CPU time than its cores give in the wall time
+    expect(result.inner_steps_per_process_cpu_s).toBeGreaterThanOrEqual(
+      result.inner_steps_per_s / availableParallelism() / 1.05,
+    );
     // Linux reports each replica thread's CPU time; a step cannot take less CPU time than wall time allows.
     if (process.platform === 'linux')
       expect(result.inner_steps_per_cpu_s).toBeGreaterThanOrEqual(result.inner_steps_per_s / 1.5);

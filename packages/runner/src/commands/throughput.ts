@@ -76,6 +76,7 @@ export function register(program: Command): void {
             : [
                 `  per CPU-second    ${f(result.inner_steps_per_cpu_s)} per replica thread (what an idle core delivers)`,
               ]),
+          `  per process CPU-s ${f(result.inner_steps_per_process_cpu_s)} (all threads of this process)`,
           `meta-iterations/s   ${f(result.meta_iters_per_s, 2)}  (${result.meta_iterations} iterations)`,
           `train step          ${f(result.train_step_ms, 2)} ms, forward ${f(result.forward_ms, 2)} ms on one thread (CPU time ${f(result.train_step_cpu_ms, 2)} / ${f(result.forward_cpu_ms, 2)} ms: ratio ${f(result.train_step_over_forward, 2)})`,
           `load average        ${f(result.load_average[0], 2)} at the start, ${f(result.load_average[1], 2)} at the end (${availableParallelism()} cores)`,
