@@ -3,16 +3,8 @@
 // owns; a round reads them, takes its steps on this thread's backend and writes them back in place, so nothing
 // but the batch indices and learning rates crosses threads per round, and no state stays behind in a thread.
 import { tf } from '@reptile-bench/backend';
-import { stableStringify } from '@reptile-bench/core';
 import { imageBatch, type LabelledImages } from '@reptile-bench/datasets';
-import {
-  batchTensors,
-  createModel,
-  type Model,
-  momentumSgd,
-  toTensors,
-  trainStep,
-} from '@reptile-bench/models';
+import { batchTensors, type Model, modelFor, momentumSgd, toTensors, trainStep } from '@reptile-bench/models';
 
 /** A float32 slice of a shared buffer: `length` values from element `offset`. */
 export interface SharedSlice {
@@ -60,7 +52,6 @@ export interface RoundResult {
 }
 
 const attached = new Map<string, LabelledImages>();
-const models = new Map<string, Model>();
 
 export function attachData(data: SharedImages): void {
   attached.set(data.key, {
@@ -74,16 +65,6 @@ export function attachData(data: SharedImages): void {
 
 export function detachData(key: string): void {
   attached.delete(key);
-}
-
-function modelFor(config: Record<string, unknown>): Model {
-  const key = stableStringify(config);
-  let model = models.get(key);
-  if (model === undefined) {
-    model = createModel(config);
-    models.set(key, model);
-  }
-  return model;
 }
 
 /** Splits a flat parameter vector into the model's arrays (views, no copy). */

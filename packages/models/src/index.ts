@@ -18,11 +18,4 @@ export {
   type StepOptions,
   sgd,
 } from './optimizers.ts';
-export {
-  measureThroughput,
-  type ThroughputOptions,
-  type ThroughputResult,
-  type ThroughputWorkload,
-  throughputWorkloads,
-} from './throughput.ts';
 export { cloneParams, toArrays, toTensors, trainStep } from './train.ts';

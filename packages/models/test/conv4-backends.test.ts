@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { type BackendName, createReplicaPool, initBackend, packArrays, tf } from '@reptile-bench/backend';
 import { createRng } from '@reptile-bench/core';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +6,6 @@ import {
   createConv4,
   createMlp,
   type Model,
-  measureThroughput,
   sgd,
   toArrays,
   toTensors,
@@ -220,24 +218,6 @@ describe.skipIf(tensorflowUnavailable !== undefined)(
       } finally {
         await pool.destroy();
       }
-    });
-
-    it('measures throughput, recording the TensorFlow version', async () => {
-      const result = await measureThroughput({
-        workload: 'sine',
-        backend: 'tensorflow',
-        workers: 1,
-        steps: 4,
-      });
-      expect(result).toMatchObject({ backend: 'tensorflow', workers: 1, inner_steps: 4, meta_iterations: 1 });
-      expect(result.backend_version).toMatch(/TensorFlow \d+\.\d+\.\d+ \((CPU|GPU)\)$/);
-      for (const key of ['inner_steps_per_s', 'meta_iters_per_s', 'train_step_ms', 'forward_ms'] as const)
-        expect(result[key]).toBeGreaterThan(0);
-      // TensorFlow computes in threads of its own: no per-replica-thread CPU figure, the whole process's instead
-      expect(result.inner_steps_per_cpu_s).toBeUndefined();
-      expect(result.inner_steps_per_process_cpu_s).toBeGreaterThanOrEqual(
-        result.inner_steps_per_s / availableParallelism() / 1.05,
-      );
     });
 
     it('follows cpu through 32 SGD steps of the sine MLP (1→64→64→1, tanh)', async () => {

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { type BackendName, parseBackendName } from '@reptile-bench/backend';
-import { measureThroughput, throughputWorkloads } from '@reptile-bench/models';
 import { type Command, InvalidArgumentError } from 'commander';
+import { throughputWorkloads } from '../throughput/workloads.ts';
 
 interface ThroughputCliOptions {
   workload: string;
@@ -54,6 +54,7 @@ export function register(program: Command): void {
         throw new Error(
           `throughput: unknown workload "${opts.workload}"; use one of ${Object.keys(throughputWorkloads).join(', ')}`,
         );
+      const { measureThroughput } = await import('../throughput/measure.ts');
       const result = await measureThroughput({
         workload: opts.workload,
         backend: opts.backend,
