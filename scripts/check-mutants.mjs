@@ -6,7 +6,7 @@
 // Usage: node scripts/check-mutants.mjs [--mutants a,b,...] [--null N] [--workers N] [--markdown FILE]
 // Every check writes its runs to a temporary folder; nothing under results/ changes except the --markdown file.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,9 @@ import { parseArgs } from 'node:util';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const baseline = join(root, 'results', 'baselines', 'ci.json');
 const cache = process.env.REPTILE_BENCH_CACHE ?? join(root, '.cache', 'datasets');
+// The copies live in a temporary folder, away from the archives beside this checkout: point them at those.
+const sharedOmniglot = join(root, '..', 'shared', 'data', 'omniglot');
+const omniglotDir = process.env.OMNIGLOT_DIR ?? (existsSync(sharedOmniglot) ? sharedOmniglot : undefined);
 
 /** One-line bugs: the file, the exact text, what replaces it, and what it breaks. */
 const mutants = {
@@ -94,7 +97,16 @@ function check(dir, out, extra = []) {
       ...extra,
     ],
     // The copies share the decoded Omniglot of this checkout instead of decoding the archives again.
-    { cwd: dir, encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, REPTILE_BENCH_CACHE: cache } },
+    {
+      cwd: dir,
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+      env: {
+        ...process.env,
+        REPTILE_BENCH_CACHE: cache,
+        ...(omniglotDir === undefined ? {} : { OMNIGLOT_DIR: omniglotDir }),
+      },
+    },
   );
   const line = r.stdout.trim().split('\n').filter(Boolean).pop();
   if (!line?.startsWith('{'))
