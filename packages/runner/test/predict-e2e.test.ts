@@ -10,8 +10,13 @@ import { cli, lastJson } from './cli-helpers.ts';
 // A meta-trained Omniglot model on the user's own images, through the CLI: real Omniglot PNGs copied into class
 // folders, generated images of other sizes and formats, and fixed episode folders.
 
-const shared = defaultSharedDir();
+// The official archives: $OMNIGLOT_DIR (what .ci/run sets for a clone), else the copy beside the checkout.
+const shared = process.env.OMNIGLOT_DIR ?? defaultSharedDir();
 const haveArchives = shared !== undefined && existsSync(join(shared, 'images_evaluation.zip'));
+if (!haveArchives)
+  console.warn(
+    `SKIPPED: predict and evaluate --episodes-from on real Omniglot images: no images_evaluation.zip in ${shared ?? '../shared/data/omniglot'} (set OMNIGLOT_DIR)`,
+  );
 
 interface Prediction {
   file: string;
