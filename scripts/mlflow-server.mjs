@@ -42,5 +42,7 @@ const stop = async () => {
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
+// A closed terminal (SIGHUP) must not leave the server running without its wrapper.
+process.on('SIGHUP', stop);
 // Keep the process alive while the server runs.
 setInterval(() => {}, 1 << 30);

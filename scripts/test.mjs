@@ -11,13 +11,14 @@ const reportFile = join(root, '.cache', 'vitest-report.json');
 mkdirSync(dirname(reportFile), { recursive: true });
 rmSync(reportFile, { force: true });
 
-// What the tracking and runner tests need beyond npm packages: the MLflow virtualenv and headless Chromium
+// What the tests need beyond npm packages: the MLflow virtualenv, headless Chromium and Fashion-MNIST's files
 // (.ci/setup.d/*.sh; each returns at once when its part is there). A failure is reported and the tests run
 // anyway: the tests that need the missing part then fail, saying what to install.
 const projects = process.argv.flatMap((arg, i) =>
   arg === '--project' ? [process.argv[i + 1]] : arg.startsWith('--project=') ? [arg.slice(10)] : [],
 );
-if (projects.length === 0 || projects.some((p) => p === 'tracking' || p === 'runner')) {
+const needsSetup = ['tracking', 'runner', 'datasets', 'averaging'];
+if (projects.length === 0 || projects.some((p) => needsSetup.includes(p))) {
   const setupDir = join(root, '.ci', 'setup.d');
   for (const script of readdirSync(setupDir)
     .filter((f) => f.endsWith('.sh'))
@@ -39,9 +40,11 @@ const result = spawnSync(process.execPath, [...args, ...process.argv.slice(2)], 
 
 let passed = 0;
 let failed = 0;
+let skipped = 0;
 try {
   const report = JSON.parse(readFileSync(reportFile, 'utf8'));
   passed = report.numPassedTests;
+  skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
   // Suites that failed to load hold no counted tests; count each as one failure so they cannot hide.
   failed =
     report.numFailedTests +
@@ -53,5 +56,7 @@ try {
   );
 }
 if (result.status !== 0 && failed === 0) failed = 1;
+// Skipped tests (e.g. the tensorflow backend's where tfjs-node cannot be installed) print their reason above.
+if (skipped > 0) console.log(`test: ${skipped} skipped (see SKIPPED lines above for the reasons given)`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);

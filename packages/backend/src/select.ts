@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { registerTrainingKernels } from './kernels/register.ts';
 import { prepareSimdKernels, simdUsesFma } from './kernels/simd/runtime.ts';
+import { selectTensorflow } from './tensorflow.ts';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow';
 export const backendNames: readonly BackendName[] = ['wasm', 'cpu', 'tensorflow'];
@@ -10,7 +10,7 @@ export const backendNames: readonly BackendName[] = ['wasm', 'cpu', 'tensorflow'
 /** What every run records about the compute it ran on. */
 export interface BackendInfo {
   name: BackendName;
-  /** tfjs-core version plus the backend package's version. */
+  /** tfjs-core version plus the backend package's version (and, for tensorflow, the TensorFlow C library's). */
   version: string;
   /** Threads one backend instance computes with (per worker when replicas are used). */
   threads: number;
@@ -88,50 +88,6 @@ async function selectBackend(name: BackendName): Promise<BackendInfo> {
     simd: simd === true,
     fma: simdUsesFma(),
     note: 'training kernels (convolutions, matrix products, batch norm, Adam) are @reptile-bench/backend SIMD code',
-  };
-}
-
-const tensorflowPackages = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
-
-async function selectTensorflow(coreVersion: string): Promise<BackendInfo> {
-  let loaded: string | undefined;
-  const failures: string[] = [];
-  for (const specifier of tensorflowPackages) {
-    try {
-      // A variable specifier: these packages are optional and absent from a default install.
-      const moduleName: string = specifier;
-      await import(moduleName);
-      loaded = specifier;
-      break;
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND')
-        failures.push(`${specifier}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  if (loaded === undefined) {
-    const detail = failures.length > 0 ? ` Loading failed: ${failures.join('; ')}.` : '';
-    throw new Error(
-      `backend tensorflow needs @tensorflow/tfjs-node (CPU) or @tensorflow/tfjs-node-gpu (CUDA), and neither is installed.${detail} ` +
-        `Install one matching tfjs-core ${coreVersion}, e.g. \`pnpm add -w @tensorflow/tfjs-node@${coreVersion}\`. ` +
-        'It is not bundled because its install script downloads the TensorFlow C library from a CDN, which fails offline ' +
-        'and on restricted networks; the default wasm backend needs no download.',
-    );
-  }
-  if (tf.findBackend('tensorflow') === null) {
-    throw new Error(
-      `backend tensorflow: ${loaded} loaded but registered no 'tensorflow' backend with this tfjs-core (${coreVersion}); ` +
-        `it probably uses another copy of @tensorflow/tfjs-core. Install ${loaded}@${coreVersion} so both share one.`,
-    );
-  }
-  if (!(await tf.setBackend('tensorflow')))
-    throw new Error(`backend tensorflow: ${loaded} failed to initialise`);
-  await tf.ready();
-  return {
-    name: 'tensorflow',
-    version: `tfjs-core ${coreVersion}, ${loaded}`,
-    threads: availableParallelism(),
-    note: 'native TensorFlow C library; threads is the machine parallelism TensorFlow may use',
   };
 }
 

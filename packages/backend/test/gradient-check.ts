@@ -50,11 +50,15 @@ async function evaluate(backend: BackendName, op: OpCase, weights: Float64Array)
 }
 
 /**
- * Checks an op on wasm and cpu: the forward output against the float64 definition, the analytic input gradients
- * against central differences of that definition along random directions, and wasm against cpu, each at a
- * relative error of at most `tolerance`.
+ * Checks an op on `backends` (default wasm) and the cpu reference: the forward output against the float64
+ * definition, the analytic input gradients against central differences of that definition along random
+ * directions, and each backend's gradients against cpu's, each at a relative error of at most `tolerance`.
  */
-export async function checkOp(op: OpCase, tolerance = 1e-4): Promise<void> {
+export async function checkOp(
+  op: OpCase,
+  tolerance = 1e-4,
+  backends: Exclude<BackendName, 'cpu'>[] = ['wasm'],
+): Promise<void> {
   const values = op.inputs.map((input) => {
     expect(input.values.length, `${op.name}: input size`).toBe(sizeOf(input.shape));
     return input.values;
@@ -64,7 +68,9 @@ export async function checkOp(op: OpCase, tolerance = 1e-4): Promise<void> {
   const loss = (vs: Float64Array[]) =>
     op.reference(vs).reduce((s, v, i) => s + v * (weights[i] as number), 0);
 
-  const results = { wasm: await evaluate('wasm', op, weights), cpu: await evaluate('cpu', op, weights) };
+  const results: Partial<Record<BackendName, Awaited<ReturnType<typeof evaluate>>>> = {};
+  for (const backend of [...backends, 'cpu'] as const)
+    results[backend] = await evaluate(backend, op, weights);
   for (const [backend, { output, grads }] of Object.entries(results)) {
     const where = `${op.name} on ${backend}`;
     expect(maxAbsDiff(output, expected) / maxAbs(expected), `${where}: forward`).toBeLessThanOrEqual(
@@ -93,14 +99,17 @@ export async function checkOp(op: OpCase, tolerance = 1e-4): Promise<void> {
     }
   }
 
-  // wasm against the cpu reference, gradient by gradient.
-  const gradScale = Math.max(...results.cpu.grads.map(maxAbs));
-  results.cpu.grads.forEach((cpuGrad, i) => {
-    const wasmGrad = results.wasm.grads[i] as Float32Array;
-    const reference = op.zeroGradient?.includes(i) ? gradScale : maxAbs(cpuGrad);
-    expect(
-      maxAbsDiff(wasmGrad, cpuGrad) / reference,
-      `${op.name}: gradient ${i}, wasm vs cpu`,
-    ).toBeLessThanOrEqual(tolerance);
-  });
+  // Each backend against the cpu reference, gradient by gradient.
+  const cpu = results.cpu as NonNullable<typeof results.cpu>;
+  const gradScale = Math.max(...cpu.grads.map(maxAbs));
+  for (const backend of backends) {
+    cpu.grads.forEach((cpuGrad, i) => {
+      const grad = results[backend]?.grads[i] as Float32Array;
+      const reference = op.zeroGradient?.includes(i) ? gradScale : maxAbs(cpuGrad);
+      expect(
+        maxAbsDiff(grad, cpuGrad) / reference,
+        `${op.name}: gradient ${i}, ${backend} vs cpu`,
+      ).toBeLessThanOrEqual(tolerance);
+    });
+  }
 }

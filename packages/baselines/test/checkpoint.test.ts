@@ -202,7 +202,7 @@ describe('divergence fails loudly', () => {
       maxLoss: 1e-9,
     });
     await expect(run).rejects.toThrow(
-      /training diverged at iteration 0: loss = .* above the configured bound max_loss = 1e-9/,
+      /training diverged at iteration 0: loss = .* above the bound max_loss = 1e-9/,
     );
   });
 });

@@ -1,10 +1,57 @@
 // Public surface of @reptile-bench/datasets.
 export { concatBatches, exampleLength, holdOutPerClass, miniBatches, selectExamples } from './batches.ts';
 export { dataChecksum } from './checksum.ts';
+export {
+  CIFAR10_ARCHIVE,
+  CIFAR10_CLASSES,
+  CIFAR10_RELEASE,
+  CIFAR10_URL,
+  type Cifar10,
+  type Cifar10Source,
+  decodeCifarBatch,
+  type LoadCifar10Options,
+  loadCifar10,
+} from './cifar10.ts';
 export type { ExpectedFile } from './download.ts';
+export {
+  FASHION_MNIST_BASE_URL,
+  FASHION_MNIST_CLASSES,
+  FASHION_MNIST_FILES,
+  FASHION_MNIST_RELEASE,
+  FASHION_MNIST_SYSTEM_DIR,
+  type FashionMnist,
+  type FashionMnistFile,
+  type FashionMnistSource,
+  type LoadFashionMnistOptions,
+  loadFashionMnist,
+} from './fashion-mnist.ts';
 export { classSetFromImages, type FewShotOptions, fewShotSampler } from './few-shot.ts';
 export { defaultCacheDir, findRepoRoot } from './files.ts';
+export { gunzipIfNeeded, type IdxArray, parseIdx } from './idx.ts';
 export { decodeImage, type Raster, type ResizeFilter, resize, rotateInto, toGray, toRgb } from './image.ts';
+export {
+  hasClassFolders,
+  type ImageFolder,
+  type ImagePreprocessing,
+  imageFolderBatch,
+  imageLabel,
+  imagesBatch,
+  isImageFile,
+  listImages,
+  omniglotPreprocessing,
+  readImageExample,
+  readImageFolder,
+} from './image-folder.ts';
+export {
+  type BatchStream,
+  checkLabelledImages,
+  imageBatch,
+  type LabelledImages,
+  rangeBatch,
+  selectImages,
+  shuffledBatches,
+  splitValidation,
+} from './labelled.ts';
 export {
   type LoadMiniImageNetOptions,
   loadMiniImageNet,

@@ -1,8 +1,7 @@
 // Runs in replica threads (see @reptile-bench/backend's createReplicaPool): scores prepared test episodes on the
 // thread's own backend. A shared initialisation arrives packed in a SharedArrayBuffer and is read in place.
 import { type PackedArrays, unpackArrays } from '@reptile-bench/backend';
-import { stableStringify } from '@reptile-bench/core';
-import { createModel, type Model } from '@reptile-bench/models';
+import { modelFor } from '@reptile-bench/models';
 import { type PreparedEpisode, runEpisode } from './evaluate.ts';
 import type { AdaptOptions, EpisodeScores, PredictionMode } from './types.ts';
 
@@ -16,15 +15,8 @@ export interface ReplicaEpisodesJob {
   modes: PredictionMode[];
 }
 
-const models = new Map<string, Model>();
-
 export function scoreEpisodes(job: ReplicaEpisodesJob): EpisodeScores[] {
-  const key = stableStringify(job.model);
-  let model = models.get(key);
-  if (model === undefined) {
-    model = createModel(job.model);
-    models.set(key, model);
-  }
+  const model = modelFor(job.model);
   const init = job.init === undefined ? undefined : unpackArrays(job.init);
   return job.episodes.map((episode, e) => {
     const start = episode.init ?? init;

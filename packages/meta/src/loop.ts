@@ -40,7 +40,7 @@ export function checkDivergence(
         iteration,
         key,
         value,
-        `It is above the configured bound max_loss = ${maxLoss}.`,
+        `It is above the bound max_loss = ${maxLoss}. ${divergenceHint}`,
       );
   }
   params?.forEach((array, j) => {

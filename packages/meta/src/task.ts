@@ -1,10 +1,8 @@
 import { tf } from '@reptile-bench/backend';
-import { stableStringify } from '@reptile-bench/core';
 import type { Batch } from '@reptile-bench/datasets';
 import {
-  createModel,
   createOptimizer,
-  type Model,
+  modelFor,
   type Optimizer,
   type OptimizerState,
   toArrays,
@@ -40,18 +38,7 @@ export interface TaskResult {
   losses: number[];
 }
 
-const models = new Map<string, Model>();
 const optimizers = new Map<string, Optimizer>();
-
-function modelFor(config: Record<string, unknown>): Model {
-  const key = stableStringify(config);
-  let model = models.get(key);
-  if (model === undefined) {
-    model = createModel(config);
-    models.set(key, model);
-  }
-  return model;
-}
 
 /** Runs a task job on the current backend. Used in this thread and by the replica module. */
 export function runTaskJob(job: TaskJob): TaskResult {

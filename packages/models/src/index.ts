@@ -1,6 +1,8 @@
 // Public surface of @reptile-bench/models.
+export { classifierAccuracy, type TestSetResult } from './accuracy.ts';
+export { type CnnOptions, createCnn } from './cnn.ts';
 export { batchNormEpsilon, type Conv4Options, createConv4 } from './conv4.ts';
-export { createModel } from './create.ts';
+export { createModel, modelFor } from './create.ts';
 export {
   checkDistillationOptions,
   type DistillationOptions,
@@ -19,6 +21,7 @@ export {
 } from './lstm.ts';
 export { createMlp, type MlpOptions } from './mlp.ts';
 export { checkParamArrays, type Model, type ParamSpec } from './model.ts';
+export { type MomentumOptions, momentumSgd } from './momentum.ts';
 export {
   type AdamOptions,
   adam,
@@ -28,11 +31,4 @@ export {
   type StepOptions,
   sgd,
 } from './optimizers.ts';
-export {
-  measureThroughput,
-  type ThroughputOptions,
-  type ThroughputResult,
-  type ThroughputWorkload,
-  throughputWorkloads,
-} from './throughput.ts';
 export { cloneParams, toArrays, toTensors, trainStep } from './train.ts';

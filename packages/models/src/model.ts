@@ -12,7 +12,7 @@ export interface ParamSpec {
  * (for meta-learning arithmetic and transfer between threads) or tensors (for computing).
  */
 export interface Model {
-  readonly kind: 'mlp' | 'conv4' | 'lstm';
+  readonly kind: 'mlp' | 'conv4' | 'cnn' | 'lstm';
   readonly task: 'classification' | 'regression';
   /** Per example: [28, 28, 1] for Omniglot, [1] for sine waves, [maxLength] token ids for text. */
   readonly inputShape: number[];

@@ -14,14 +14,14 @@ export interface StepOptions {
  * off. SGD has none; Adam has its step count and flat moments (absent before its first step).
  */
 export interface OptimizerState {
-  name: 'adam' | 'sgd';
-  /** Adam's t: steps taken. */
+  name: 'adam' | 'sgd' | 'momentum';
+  /** Steps taken (Adam's t; the momentum optimizer's position in its learning-rate schedule). */
   steps?: number;
   /** The parameter shapes the moments were made for. */
   shapes?: number[][];
   /** Second moments of all parameters, flat, in parameter order. */
   v?: Float32Array;
-  /** First moments (only with β1 > 0). */
+  /** First moments (only with β1 > 0), or the momentum buffers. */
   m?: Float32Array;
 }
 

@@ -13,7 +13,6 @@ import {
   createModel,
   loadModel,
   type Model,
-  measureThroughput,
   saveModel,
   sgd,
   toArrays,
@@ -333,33 +332,5 @@ describe('saveModel / loadModel', () => {
 
     writeFileSync(file, JSON.stringify({ ...doc, config: { ...doc.config, hidden: [0] } }));
     await expect(loadModel(file)).rejects.toThrow(/config.*hidden\[0\] must be a positive integer/);
-  });
-});
-
-describe('measureThroughput', () => {
-  it('reports the figures of a fixed number of steps', async () => {
-    const result = await measureThroughput({ workload: 'sine', workers: 1, steps: 4 });
-    expect(result).toMatchObject({
-      workload: 'sine',
-      backend: 'wasm',
-      workers: 1,
-      threads_per_worker: 1,
-      inner_steps: 4,
-    });
-    // 4 inner steps per worker ≈ one meta-batch of 5 tasks × 32 steps, rounded up to one meta-iteration.
-    expect(result.meta_iterations).toBe(1);
-    for (const key of ['inner_steps_per_s', 'meta_iters_per_s', 'train_step_ms', 'forward_ms'] as const)
-      expect(result[key]).toBeGreaterThan(0);
-    expect(result.train_step_over_forward).toBeCloseTo(result.train_step_cpu_ms / result.forward_cpu_ms, 10);
-    expect(result.load_average).toHaveLength(2);
-    // Linux reports each replica thread's CPU time; a step cannot take less CPU time than wall time allows.
-    if (process.platform === 'linux')
-      expect(result.inner_steps_per_cpu_s).toBeGreaterThanOrEqual(result.inner_steps_per_s / 1.5);
-  });
-
-  it('names the valid workloads', async () => {
-    await expect(measureThroughput({ workload: 'omniglot-3w' })).rejects.toThrow(
-      'throughput: unknown workload "omniglot-3w"; use one of omniglot-5w1s, omniglot-20w1s, sine',
-    );
   });
 });

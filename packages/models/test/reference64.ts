@@ -1,7 +1,7 @@
 // Conv4's loss in float64, from host parameters: the reference whose central differences (step 1e-6, far below
 // any ReLU kink the float32 model could cross) the analytic float32 gradients are checked against.
 
-function conv3x3Stride2Same(
+export function conv3x3Stride2Same(
   x: Float64Array,
   shape: number[],
   kernel: Float64Array,

@@ -12,9 +12,15 @@ import {
 } from '@reptile-bench/datasets';
 import type { EvaluationOptions } from '@reptile-bench/evaluation';
 import type { Learner, MetaLearningOptions } from '@reptile-bench/meta';
-import { createConv4, createMlp, type Model, type OptimizerState } from '@reptile-bench/models';
+import { createCnn, createConv4, createMlp, type Model, type OptimizerState } from '@reptile-bench/models';
 import { reptile } from '@reptile-bench/reptile';
-import { type AlgorithmConfig, type EvalMode, fewShotConfig, type RunConfig } from './config/schema.ts';
+import {
+  type AlgorithmConfig,
+  type EvalConfig,
+  fewShotConfig,
+  isClassificationRun,
+  type RunConfig,
+} from './config/schema.ts';
 
 /** The data a run trains and tests on. */
 export interface RunData {
@@ -28,14 +34,12 @@ export interface RunData {
 
 /** Loads the dataset and builds the samplers. The Omniglot split is shuffled with the run's seed, as in the paper. */
 export async function prepareData(config: RunConfig, seed: number): Promise<RunData> {
-  const d = config.dataset;
+  const d = fewShotConfig(config).dataset;
   if (d.name === 'sine') {
     const train = sineSampler({ shots: d.train_shots ?? d.shots, queryShots: 0 });
     const test = sineSampler({ shots: d.shots, queryShots: d.query_shots });
     return { train, test, checksum: test.checksum };
   }
-  if (d.name !== 'omniglot')
-    throw new Error(`${d.name} is a text dataset: its runs are prepared by prepareTextRun`);
   const omniglot = await loadOmniglot({ filter: d.resize });
   const split = { seed, split: d.split, trainCharacters: d.train_characters, augment: d.augment };
   const { train, test } = splitOmniglot(omniglot, { ...split, ink: d.ink });
@@ -54,6 +58,22 @@ export async function prepareData(config: RunConfig, seed: number): Promise<RunD
 
 export function createModelFor(config: RunConfig): Model {
   const m = config.model;
+  if (isClassificationRun(config)) {
+    const shape: [number, number, number] = config.dataset.name === 'cifar10' ? [32, 32, 3] : [28, 28, 1];
+    if (m.name === 'cnn')
+      return createCnn({ inputShape: shape, classes: 10, filters: m.filters, hidden: m.hidden });
+    if (m.name === 'mlp')
+      return createMlp({
+        inputSize: shape[0] * shape[1] * shape[2],
+        hidden: m.hidden,
+        outputSize: 10,
+        activation: m.activation,
+        task: 'classification',
+      });
+    throw new Error(`model ${m.name} cannot classify ${config.dataset.name} images; use mlp or cnn`);
+  }
+  if (m.name === 'cnn')
+    throw new Error('model cnn needs a classification dataset (fashion-mnist or cifar10)');
   if (m.name === 'mlp')
     return createMlp({ inputSize: 1, hidden: m.hidden, outputSize: 1, activation: m.activation });
   if (m.name !== 'conv4')
@@ -121,6 +141,10 @@ export function createLearner(
       });
     case 'supervised':
       throw new Error('supervised trains text classifiers: text runs are executed by executeTextRun');
+    case 'local-sgd':
+      throw new Error(
+        'local-sgd is not a meta-learner: its runs train one classifier (execute-classification.ts)',
+      );
     default: {
       const unknown: never = a;
       throw new Error(`no learner for algorithm ${JSON.stringify((unknown as { name: string }).name)}`);
@@ -140,7 +164,7 @@ export function testEpisodeRng(seed: number): Rng {
 export function evaluationOptions(
   config: RunConfig,
   episodes: number,
-  modes?: EvalMode[],
+  modes?: EvalConfig['modes'],
   workers = 1,
   innerState?: OptimizerState,
 ): EvaluationOptions {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BackendInfo, initBackend } from '@reptile-bench/backend';
 import { createRng } from '@reptile-bench/core';
+import { omniglotPreprocessing } from '@reptile-bench/datasets';
 import { type EpisodeScores, evaluate } from '@reptile-bench/evaluation';
 import { DivergenceError, type MetaTrainContext, type MetaTrainResult } from '@reptile-bench/meta';
 import { type Model, saveModel } from '@reptile-bench/models';
@@ -25,8 +26,9 @@ import {
   removeCheckpoint,
   saveCheckpoint,
 } from './checkpoint.ts';
-import { fewShotConfig, isTextRun } from './config/schema.ts';
+import { fewShotConfig, isClassificationRun, isTextRun } from './config/schema.ts';
 import type { PlannedRun } from './config/sweep.ts';
+import { type ClassificationRun, executeClassificationRun } from './execute-classification.ts';
 import { executeTextRun } from './execute-text.ts';
 import {
   type MetricKind,
@@ -60,6 +62,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Continue an interrupted run from its checkpoint (default true); false starts it over. */
   resume?: boolean;
+  /** Called after each checkpoint is written (e.g. to copy it off this machine). */
+  onCheckpoint?: () => void;
 }
 
 export interface ExecuteResult {
@@ -80,6 +84,7 @@ const maxTrainingPoints = 500;
  * the run (status FAILED with the error) and returned, not thrown.
  */
 export async function executeRun(run: PlannedRun, options: ExecuteOptions): Promise<ExecuteResult> {
+  if (isClassificationRun(run.config)) return executeClassificationRun(run as ClassificationRun, options);
   if (isTextRun(run.config)) return executeTextRun(run, options);
   const config = fewShotConfig(run.config);
   const { seed } = run;
@@ -131,7 +136,7 @@ export async function executeRun(run: PlannedRun, options: ExecuteOptions): Prom
     const at =
       checkpoint.phase === 'train'
         ? `iteration ${checkpoint.training.iteration}/${trainingIterations(config.algorithm)}`
-        : `evaluation episode ${checkpoint.episodes.length}/${config.eval.episodes}`;
+        : `evaluation episode ${checkpoint.episodes.length}/${fewShotConfig(config).eval.episodes}`;
     options.onNote?.(
       `${run.runId}: resuming from its checkpoint at ${at} (written ${new Date(checkpoint.time).toISOString()})`,
     );
@@ -247,8 +252,8 @@ async function trainAndEvaluate(
   options: ExecuteOptions,
   resumed: RunCheckpoint | undefined,
 ): Promise<Record<string, number>> {
-  const config = fewShotConfig(run.config);
   const { seed } = run;
+  const config = fewShotConfig(run.config);
   const progress = options.onProgress ?? (() => {});
   const metric: MetricKind = metricKindOf(config);
   const rng = createRng(seed);
@@ -273,6 +278,7 @@ async function trainAndEvaluate(
       ...state,
     } as RunCheckpoint);
     lastSave = performance.now();
+    options.onCheckpoint?.();
   };
   const { every_seconds: everySeconds, every_iterations: everyIterations } = config.checkpoint;
   const due = (iteration: number) =>
@@ -311,6 +317,10 @@ async function trainAndEvaluate(
   // A distillation run's teacher comes from its own run (teachers.ts).
   const teacher = run.teacher ? await loadTeacher(run, options.tracker.store) : undefined;
   const learner = createLearner(config.algorithm, teacher);
+  const trainingRng =
+    config.training_seed === undefined
+      ? rng.derive('meta-train')
+      : createRng(seed).derive('meta-train', 'trajectory', config.training_seed);
   let trained: MetaTrainResult;
   if (resumed?.phase === 'eval') {
     // Training is done; only the evaluation continues. (A learner without one initialisation, SGD from scratch,
@@ -331,7 +341,7 @@ async function trainAndEvaluate(
     const ctx: MetaTrainContext = {
       model,
       train: data.train,
-      rng: rng.derive('meta-train'),
+      rng: trainingRng,
       backend: config.backend,
       workers: options.threads,
       onMetrics: (iteration, metrics) => {
@@ -346,6 +356,7 @@ async function trainAndEvaluate(
         due,
         save: (training) => save({ phase: 'train', training }),
       },
+      // (earlier stored configs have no bound)
       ...(config.max_loss === undefined ? {} : { maxLoss: config.max_loss }),
       ...(data.trainClasses ? { trainClasses: data.trainClasses } : {}),
       ...(validate ? { validate } : {}),
@@ -428,7 +439,12 @@ async function trainAndEvaluate(
     const dir = await mkdtemp(join(tmpdir(), 'reptile-bench-model-'));
     try {
       const file = join(dir, 'model.json');
-      const meta = { runId: run.runId, configHash: run.configHash, seed };
+      // How inputs were made from image files, so `reptile-bench predict` prepares the user's images the same way.
+      const preprocessing =
+        config.dataset.name === 'omniglot'
+          ? { preprocessing: omniglotPreprocessing(config.dataset.resize, config.dataset.ink) }
+          : {};
+      const meta = { runId: run.runId, configHash: run.configHash, seed, ...preprocessing };
       await saveModel(file, model, init, meta, trained.innerState);
       await writer.addArtifact('model.json', { file });
     } finally {

@@ -12,21 +12,17 @@ export {
 } from './check.ts';
 export { main } from './cli.ts';
 export { ConfigError, type ConfigProblem } from './config/errors.ts';
+export { hashableConfig, runIdFor } from './config/identity.ts';
+export { type Override, parseOverride } from './config/overrides.ts';
 export type { RunConfig } from './config/schema.ts';
-export {
-  hashableConfig,
-  type Override,
-  type PlannedRun,
-  parseOverride,
-  planRunFile,
-  planSweep,
-  planSweeps,
-  runIdFor,
-  type SweepPlan,
-} from './config/sweep.ts';
+export { type PlannedRun, planRunFile, planSweep, planSweeps, type SweepPlan } from './config/sweep.ts';
 export { type ExecuteOptions, type ExecuteResult, executeRun } from './execute.ts';
-export { type SweepResult, storedRunsOf, sweepAndReport } from './flow.ts';
 export { buildProgram, version } from './program.ts';
+export { parseQueueUrl, type QueueTarget } from './queue/connection.ts';
+export { type QueueSweepResult, queueSweeps } from './queue/coordinator.ts';
+export { type RedisServer, startRedisServer } from './queue/redis-server.ts';
+export { type QueueWorkerOptions, runQueueWorker } from './queue/worker.ts';
 export { type ConfigSummary, poolMeanWithCi, summarizeConfigs } from './report/aggregate.ts';
 export { type WrittenReport, writeReports } from './report/write.ts';
 export type { RunOutcome, SweepOptions } from './scheduler.ts';
+export { type SweepResult, storedRunsOf, sweepAndReport } from './sweep-and-report.ts';

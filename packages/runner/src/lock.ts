@@ -1,4 +1,14 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,6 +27,10 @@ function alive(pid: number): boolean {
  * over at once (a time-based stale lock would make every resume wait).
  */
 export function acquireSweepLock(out: string): () => void {
+  if (existsSync(out) && !statSync(out).isDirectory())
+    throw new Error(`--out ${out} is a file; give a folder for the run store and the reports`);
+  // A folder this sweep creates and then leaves empty (it failed before recording anything) is removed again.
+  const created = !existsSync(out);
   mkdirSync(out, { recursive: true });
   const file = join(out, 'sweep.lock');
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -24,7 +38,10 @@ export function acquireSweepLock(out: string): () => void {
       const fd = openSync(file, 'wx');
       writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
       closeSync(fd);
-      return () => rmSync(file, { force: true });
+      return () => {
+        rmSync(file, { force: true });
+        if (created && readdirSync(out).length === 0) rmSync(out, { recursive: true, force: true });
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       let owner: { pid?: number; host?: string; since?: string } = {};

@@ -137,6 +137,7 @@ function barsReporter(stream: NodeJS.WriteStream): ProgressReporter {
   );
   let overall: cliProgress.SingleBar | undefined;
   const bars = new Map<string, cliProgress.SingleBar>();
+  const ended: string[] = [];
   const overallDetail = () => `| ${tally.ended}/${tally.runs} runs | ETA ${formatDuration(tally.eta())}`;
   const refreshOverall = () => overall?.update(tally.value(), { label: 'sweep', detail: overallDetail() });
   return {
@@ -164,7 +165,9 @@ function barsReporter(stream: NodeJS.WriteStream): ProgressReporter {
         multibar.remove(bar);
         bars.delete(run.runId);
       }
-      multibar.log(`${endLine(run, end)}\n`);
+      const line = endLine(run, end);
+      ended.push(line);
+      multibar.log(`${line}\n`);
       refreshOverall();
     },
     note(text) {
@@ -173,6 +176,8 @@ function barsReporter(stream: NodeJS.WriteStream): ProgressReporter {
     stop() {
       refreshOverall();
       multibar.stop();
+      // Lines logged just before the bars stop may never be drawn: every run's result is repeated here.
+      if (ended.length > 0) stream.write(`results:\n${ended.map((l) => `  ${l}\n`).join('')}`);
     },
   };
 }

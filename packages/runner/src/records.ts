@@ -15,9 +15,13 @@ export type StoredRun = Pick<
 };
 
 export type MetricKind = 'accuracy' | 'mse';
-/** Evaluation modes as they appear in metric keys and table columns. */
-export type ModeKey = 'nontransductive' | 'transductive';
-export const modeKeys: ModeKey[] = ['nontransductive', 'transductive'];
+/** Few-shot evaluation modes as they appear in metric keys and table columns. */
+export type FewShotModeKey = 'nontransductive' | 'transductive';
+/** Every result kind of a run: the few-shot modes, and 'test' (test-set accuracy of a classification run). */
+export type ModeKey = FewShotModeKey | 'test';
+export const modeKeys: FewShotModeKey[] = ['nontransductive', 'transductive'];
+/** The modes reports and the check look for in a summary. */
+export const reportModeKeys: ModeKey[] = [...modeKeys, 'test'];
 export const modeKeyOf = { 'non-transductive': 'nontransductive', transductive: 'transductive' } as const;
 
 export function metricKindOf(config: RunConfig): MetricKind {
@@ -35,13 +39,18 @@ export function validationKey(metric: MetricKind): string {
 }
 /** Training seconds elapsed at each learning-curve point (same steps as the validation series). */
 export const validationSecondsKey = 'val_train_seconds';
+/** Classification runs: test-set accuracy and loss of the averaged model at each learning-curve point. */
+export const testAccuracyKey = 'test_accuracy';
+export const testLossKey = 'test_loss';
+/** Classification runs: examples processed (all replicas together) at each learning-curve point. */
+export const examplesKey = 'examples';
 
 export function summaryFromResult(
   metric: MetricKind,
   results: Partial<Record<ModeKey, MeanWithCi>>,
 ): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const mode of modeKeys) {
+  for (const mode of reportModeKeys) {
     const r = results[mode];
     if (!r) continue;
     out[summaryKey(metric, mode)] = r.mean;

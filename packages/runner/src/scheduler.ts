@@ -229,8 +229,13 @@ export async function runSweeps(
       const tracker = createTracker({ dir: out });
       try {
         const report = await tracker.sync();
-        if (report.pending > 0)
-          progress.note(`MLflow: ${report.pending} event(s) still pending; run \`reptile-bench sync\` later`);
+        const ran = queue.length;
+        progress.note(
+          report.pending > 0
+            ? `MLflow (${tracker.mlflowUri}): ${report.pending} event(s) of ${report.runs} run(s) still wait in the outbox` +
+                `${report.errors[0] ? ` (${report.errors[0]})` : ''}; run \`reptile-bench sync\` when the server is back`
+            : `MLflow (${tracker.mlflowUri}): the ${ran} run(s) of this sweep are mirrored, nothing waits in the outbox`,
+        );
       } finally {
         await tracker.close();
       }

@@ -9,7 +9,8 @@ import type { PlannedRun, SweepPlan } from './config/sweep.ts';
 import { teacherArtifact } from './config/teacher.ts';
 import { estimateCost } from './cost.ts';
 import type { ProgressReporter } from './progress.ts';
-import { isFinishedResult, type RunOutcome, runSweeps, type SweepOptions } from './scheduler.ts';
+import { isFinishedResult, type RunOutcome, type SweepOptions } from './scheduler.ts';
+import type { Scheduler } from './sweep-and-report.ts';
 
 /** A student's teacher, as loaded from the teacher run's stored model. */
 export interface LoadedTeacher {
@@ -74,18 +75,19 @@ function stagedReporter(progress: ProgressReporter, totals: { runs: number; reus
 }
 
 /**
- * Runs the sweeps like `runSweeps`, teachers first: every distillation run's teacher run (also when the plan
+ * Runs the sweeps with `schedule` (local workers or the job queue), teachers first: every distillation run's teacher run (also when the plan
  * leaves it out, e.g. `--only` picked a student) is run or reused before its students start, and each teacher
  * config is trained once. A teacher that finished before its model file was kept (runs of older code) is run
  * again: same config, same numbers, now with the file. Students whose teacher did not finish fail with that
- * reason. Without distillation runs this is `runSweeps`.
+ * reason. Without distillation runs this is `schedule`.
  */
 export async function runWithTeachers(
   plans: SweepPlan[],
   options: SweepOptions,
+  schedule: Scheduler,
 ): Promise<RunOutcome[] & { interrupted?: NodeJS.Signals }> {
   const planned = plans.flatMap((p) => p.runs);
-  if (!planned.some((r) => r.teacher)) return runSweeps(plans, options);
+  if (!planned.some((r) => r.teacher)) return schedule(plans, options);
   const store = openRunStore(resolve(options.out));
   const inPlan = new Set(planned.map((r) => r.runId));
   const teachers = new Map<string, PlannedRun>();
@@ -121,7 +123,7 @@ export async function runWithTeachers(
   let interrupted: NodeJS.Signals | undefined;
   const stage = async (runs: PlannedRun[], force = options.force) => {
     if (runs.length === 0 || interrupted) return;
-    const result = await runSweeps([{ ...(plans[0] as SweepPlan), runs }], {
+    const result = await schedule([{ ...(plans[0] as SweepPlan), runs }], {
       ...options,
       force,
       progress: staged,

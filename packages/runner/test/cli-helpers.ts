@@ -7,9 +7,13 @@ import { fileURLToPath } from 'node:url';
 
 export const bin = fileURLToPath(new URL('../bin/reptile-bench.mjs', import.meta.url));
 
-/** Tiny sine-wave runs: a few meta-iterations and episodes, enough to exercise every stage for real. */
-export function tinySweep(dir: string, name: string, algorithms: string[]): string {
+/**
+ * Tiny sine-wave runs: a few meta-iterations and episodes, enough to exercise every stage for real. `iterations`
+ * lengthens training (a few seconds at 3000) for tests that must catch a run in the middle.
+ */
+export function tinySweep(dir: string, name: string, algorithms: string[], iterations = 6): string {
   const file = join(dir, `${name}.yaml`);
+  const every = iterations === 6 ? 3 : Math.ceil(iterations / 2);
   writeFileSync(
     file,
     `name: ${name}
@@ -18,8 +22,8 @@ defaults:
   backend: cpu
   dataset: { name: sine, shots: 5, train_shots: 10, query_shots: 10 }
   model: { name: mlp, hidden: [16, 16] }
-  algorithm: { meta_iters: 6, meta_batch: 1, inner_iters: 2, inner_batch: 5, learning_rate: 0.02, optimizer: sgd, train_iters: 6, train_batch: 10 }
-  eval: { episodes: 6, eval_iters: 4, eval_batch: 5, optimizer: sgd, learning_rate: 0.02, every: 3, val_episodes: 2 }
+  algorithm: { meta_iters: ${iterations}, meta_batch: 1, inner_iters: 2, inner_batch: 5, learning_rate: 0.02, optimizer: sgd, train_iters: ${iterations}, train_batch: 10 }
+  eval: { episodes: 6, eval_iters: 4, eval_batch: 5, optimizer: sgd, learning_rate: 0.02, every: ${every}, val_episodes: 2 }
 runs:
   - grid:
       algorithm.name: [${algorithms.join(', ')}]

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { configHash } from '@reptile-bench/core';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config/errors.ts';
-import { hashableConfig, parseOverride, planRunFile, planSweep } from '../src/config/sweep.ts';
+import { hashableConfig } from '../src/config/identity.ts';
+import { parseOverride } from '../src/config/overrides.ts';
+import { planRunFile, planSweep } from '../src/config/sweep.ts';
 
 function files(contents: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'runner-config-'));
@@ -126,7 +128,7 @@ runs:
       /include\|include cycle: .*cycle\.yaml -> .*a\.yaml -> .*b\.yaml -> .*a\.yaml/,
     );
     expect(problemsOf(() => planSweep(join(dir, 'missing.yaml')))[0]).toMatch(
-      /missing\.yaml:3:\d+\|include\|cannot include "nope\.yaml": cannot read config: file not found/,
+      /missing\.yaml:3:\d+\|include\|cannot include "nope\.yaml" \(.*nope\.yaml\): cannot read config: file not found/,
     );
     const bad = problemsOf(() => planSweep(join(dir, 'bad.yaml')));
     expect(bad).toContainEqual(expect.stringMatching(/^.*bad\.yaml:1:\d+\|name\|invalid value "bad name"/));

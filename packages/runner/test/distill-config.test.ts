@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { configHash } from '@reptile-bench/core';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config/errors.ts';
-import { hashableConfig, planSweep } from '../src/config/sweep.ts';
+import { hashableConfig } from '../src/config/identity.ts';
+import { planSweep } from '../src/config/sweep.ts';
 import { teacherArtifact, teacherConfigOf } from '../src/config/teacher.ts';
 
 function sweepFile(text: string): string {

@@ -91,6 +91,19 @@ describe('reptile-bench evaluate, on runs of a real sweep', () => {
     const bad = await cli(['evaluate', damaged, '--out', out]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain(damaged);
+    // A model whose parameters went NaN: scored, but the command fails and says why.
+    const { loadModel, saveModel } = await import('@reptile-bench/models');
+    const loaded = await loadModel(modelFile);
+    const nanFile = join(dir, 'nan-model.json');
+    await saveModel(
+      nanFile,
+      loaded.model,
+      loaded.params.map((p) => p.map(() => Number.NaN)),
+      loaded.metadata,
+    );
+    const nan = await cli(['evaluate', nanFile, '--out', out]);
+    expect(nan.code).toBe(1);
+    expect(nan.stderr).toContain(`evaluate: run ${reptileRun.id}'s model gives non-finite results`);
     const badOption = await cli(['evaluate', reptileRun.id, '--modes', 'inductive']);
     expect(badOption.code).not.toBe(0);
     expect(badOption.stderr).toContain('--modes takes non-transductive and/or transductive, got "inductive"');

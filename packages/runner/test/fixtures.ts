@@ -96,12 +96,13 @@ export async function writeFixtureStore(
       continue;
     }
     const metric = metricKindOf(run.config);
-    const values = fixtureEpisodes(run.name, run.seed, fewShotConfig(run.config).eval.episodes, o.shift ?? 0);
+    const evalConfig = fewShotConfig(run.config).eval;
+    const values = fixtureEpisodes(run.name, run.seed, evalConfig.episodes, o.shift ?? 0);
     episodes.set(run.runId, values);
     const results: Partial<Record<'nontransductive' | 'transductive', MeanWithCi>> = {};
     for (const mode of modeKeys) results[mode] = meanWithCi(values[mode]);
-    if (run.config.eval.every > 0) {
-      for (let step = run.config.eval.every; step <= 100; step += run.config.eval.every) {
+    if (evalConfig.every > 0) {
+      for (let step = evalConfig.every; step <= 100; step += evalConfig.every) {
         const progress = step / 100;
         const value = metric === 'accuracy' ? 0.2 + 0.7 * progress : 2 - 1.5 * progress;
         writer.logMetrics({ [validationKey(metric)]: value, [validationSecondsKey]: step * 0.5 }, step);

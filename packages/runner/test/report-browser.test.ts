@@ -5,36 +5,8 @@ import { openRunStore } from '@reptile-bench/tracking';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeReports } from '../src/report/write.ts';
+import { chromiumFlags, chromiumPath } from './chromium.ts';
 import { writeFixtureStore } from './fixtures.ts';
-
-/**
- * Opens report.html in headless Chromium (Debian's `chromium` package) and checks that the page and its charts
- * really render. Without Chromium this test fails on purpose, saying how to install it: a skipped test would let
- * a broken report through unnoticed.
- */
-function findChromium(): string {
-  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'];
-  const found = candidates.find((c): c is string => c !== undefined && c !== '' && existsSync(c));
-  if (!found) {
-    throw new Error(
-      'Chromium is needed to test report.html but was not found (looked at $CHROMIUM_PATH, /usr/bin/chromium, ' +
-        '/usr/bin/chromium-browser). Install it with `bash .ci/setup.d/chromium.sh` (apt-get install -y chromium) ' +
-        'or point CHROMIUM_PATH at a Chromium binary.',
-    );
-  }
-  return found;
-}
-
-const flags = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 describe('report.html in headless Chromium', () => {
   let browser: Browser;
@@ -44,7 +16,7 @@ describe('report.html in headless Chromium', () => {
     const runs = await openRunStore(fixture.dir).listRuns({ sweep: 'fixture' });
     await writeReports(fixture.dir, fixture.plan, runs);
     reportFile = join(fixture.dir, 'fixture', 'report.html');
-    browser = await chromium.launch({ executablePath: findChromium(), args: flags, timeout: 30_000 });
+    browser = await chromium.launch({ executablePath: chromiumPath(), args: chromiumFlags, timeout: 30_000 });
   });
   afterAll(async () => {
     await browser?.close();

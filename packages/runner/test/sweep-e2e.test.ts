@@ -102,6 +102,8 @@ describe('reptile-bench sweep, end to end on sine waves', () => {
       '--baseline',
       baseline,
       '--update-baseline',
+      '--null-replicates',
+      '2',
       '--progress',
       'none',
     ]);
@@ -120,11 +122,15 @@ describe('reptile-bench sweep, end to end on sine waves', () => {
     ]);
     expect(pass.code, pass.stderr).toBe(0);
     expect(pass.stdout).toContain('check passed: 4 metric(s)');
+    // A baseline with a thousandth of today's error on every episode: far beyond what the tiny suite's noise allows.
     const data = JSON.parse(readFileSync(baseline, 'utf8'));
-    // A baseline with half today's error and a tight tolerance: today's result is a regression.
-    data.metrics[0].value /= 2;
-    data.metrics[0].tolerance = data.metrics[0].value / 10;
-    writeFileSync(baseline, JSON.stringify(data));
+    expect(data.null_replicates).toEqual([1, 2]);
+    const episodesFile = baseline.replace(/\.json$/, '.episodes.json');
+    const scores = JSON.parse(readFileSync(episodesFile, 'utf8'));
+    const halved = data.metrics[0];
+    for (const seed of halved.seeds)
+      scores[seed.run_id][halved.mode] = scores[seed.run_id][halved.mode].map((v: number) => v / 1000);
+    writeFileSync(episodesFile, JSON.stringify(scores));
     const fail = await cli([
       'check',
       '--suite',
@@ -139,11 +145,12 @@ describe('reptile-bench sweep, end to end on sine waves', () => {
     expect(fail.code).toBe(1);
     expect(fail.stdout).toMatch(/\| REGRESSED \| sine\/reptile \| mse_nontransductive \|/);
     expect(fail.stderr).toContain('regressed against');
-  });
+  }, 300_000);
 
   it('resumes after the sweep process is killed, without redoing finished runs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'runner-resume-'));
-    const file = tinySweep(dir, 'resume', ['reptile', 'fomaml', 'sgd-scratch']);
+    // Long enough (seconds per run) that the second run is surely still training when the sweep is killed.
+    const file = tinySweep(dir, 'resume', ['reptile', 'fomaml', 'sgd-scratch'], 3000);
     const out = join(dir, 'results');
     const [firstRun, secondRun, thirdRun] = planSweep(file).runs.map((r) => r.runId) as [
       string,
@@ -205,15 +212,15 @@ describe('reptile-bench sweep, end to end on sine waves', () => {
 
   it('exits non-zero with a summary when a run fails', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'runner-fail-'));
-    const file = tinySweep(dir, 'failing', ['sgd-scratch']);
-    // The tensorflow backend is not installed here: the run fails with that package's message.
+    const file = tinySweep(dir, 'failing', ['reptile']);
+    // A learning rate that blows the loss up at once: the run fails with the divergence message.
     const result = await cli([
       'sweep',
       file,
       '--out',
       join(dir, 'results'),
       '--set',
-      'backend=tensorflow',
+      'algorithm.learning_rate=1e30',
       '--json',
       '--progress',
       'none',
@@ -222,13 +229,15 @@ describe('reptile-bench sweep, end to end on sine waves', () => {
     const summary = lastJson(result.stdout);
     expect(summary.ok).toBe(false);
     expect(summary.runs[0]).toMatchObject({ status: 'FAILED' });
-    expect(summary.runs[0]?.error).toMatch(/tfjs-node/);
-    expect(result.stderr).toMatch(/FAILED failing-[0-9a-f]{12}-s0 \(sine\/sgd-scratch seed 0\): .*tfjs-node/);
+    expect(summary.runs[0]?.error).toMatch(/diverged at iteration 0/);
+    expect(result.stderr).toMatch(
+      /FAILED failing-[0-9a-f]{12}-s0 \(sine\/reptile seed 0\): training diverged/,
+    );
     expect(result.stderr).toContain('1 run(s) did not finish; rerun the same command to retry them');
-    // The run is recorded although it never got a backend, so the report lists it with its reason.
+    // The failed run is recorded, so the report lists it with its reason.
     const report = readFileSync(join(dir, 'results', 'failing', 'report.md'), 'utf8');
     expect(report).toMatch(
-      /## Runs that did not finish[\s\S]*\| failing-[0-9a-f]{12}-s0 \| sine\/sgd-scratch \| 0 \| FAILED \| .*tfjs-node/,
+      /## Runs that did not finish[\s\S]*\| failing-[0-9a-f]{12}-s0 \| sine\/reptile \| 0 \| FAILED \| .*diverged/,
     );
   });
 });

@@ -1,13 +1,21 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createMlflowClient, type MlflowServer, startMlflowServer } from '@reptile-bench/tracking';
+import {
+  createMlflowClient,
+  type MlflowServer,
+  openRunStore,
+  startMlflowServer,
+} from '@reptile-bench/tracking';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planSweep } from '../src/config/sweep.ts';
+import { chromiumFlags, chromiumPath } from './chromium.ts';
 
 const bin = fileURLToPath(new URL('../bin/reptile-bench.mjs', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 let server: MlflowServer;
 
 beforeAll(async () => {
@@ -62,5 +70,71 @@ runs:
     const artifacts = await client.listArtifacts(run.info.runId);
     expect(artifacts.map((a) => a.path)).toContain('model.json');
     expect(planned?.runId).toMatch(/^mirrored-[0-9a-f]{12}-s3$/);
-  });
+
+    // A normal training run to MLflow's own tools: what its clients set, and the model as a logged model.
+    expect(run.tags).toMatchObject({
+      'mlflow.source.type': 'LOCAL',
+      'mlflow.source.name': expect.stringContaining('mirrored.yaml'),
+      'mlflow.user': expect.any(String),
+      'mlflow.source.git.commit': expect.stringMatching(/^[0-9a-f]{40}/),
+    });
+    expect(experiment!.tags).toMatchObject({ 'mlflow.experimentKind': 'custom_model_development' });
+    const models = await client.searchLoggedModels(experiment!.experimentId);
+    expect(models).toHaveLength(1);
+    expect(models[0]).toMatchObject({
+      name: 'model',
+      sourceRunId: run.info.runId,
+      status: 'LOGGED_MODEL_READY',
+    });
+
+    // The official Python client reads the same: the run's source, and its logged model with the model file.
+    const python = join(repoRoot, '.venv', 'bin', 'python');
+    const seen = await new Promise<string>((resolve, reject) => {
+      execFile(
+        python,
+        [
+          '-c',
+          `import json, mlflow
+c = mlflow.MlflowClient("${server.uri}")
+run = c.get_run("${run.info.runId}")
+models = c.search_logged_models(experiment_ids=[run.info.experiment_id])
+path = mlflow.artifacts.download_artifacts(artifact_uri=models[0].artifact_location + "/model.json", tracking_uri="${server.uri}")
+print(json.dumps({"source_type": run.data.tags.get("mlflow.source.type"), "models": [m.name for m in models], "model_run": models[0].source_run_id, "status": str(models[0].status), "model_file": open(path).read()}))`,
+        ],
+        (error, stdout, stderr) => (error ? reject(new Error(stderr || String(error))) : resolve(stdout)),
+      );
+    });
+    expect(JSON.parse(seen.trim().split('\n').at(-1)!)).toEqual({
+      source_type: 'LOCAL',
+      models: ['model'],
+      model_run: run.info.runId,
+      status: 'READY',
+      model_file: readFileSync(
+        openRunStore(join(dir, 'results')).artifactPath(planned!.runId, 'model.json'),
+        'utf8',
+      ),
+    });
+
+    // And MLflow's UI, in headless Chromium: the run page lists its logged model and its source.
+    const browser = await chromium.launch({
+      executablePath: chromiumPath(),
+      args: chromiumFlags,
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(
+        `${server.uri}/#/experiments/${experiment!.experimentId}/runs/${run.info.runId}?workflowType=machine_learning`,
+      );
+      // (the UI lists a run's logged models once it has loaded them, as "Logged models (n)")
+      await page
+        .getByText(/Logged models \(1\)/)
+        .first()
+        .waitFor({ timeout: 120_000 });
+      const text = await page.locator('body').innerText();
+      expect(text).toContain('Source');
+      expect(text).toContain('mirrored.yaml');
+    } finally {
+      await browser.close();
+    }
+  }, 300_000);
 });

@@ -65,7 +65,7 @@ describe('trainClassifier', () => {
     const student = mlp([16]);
     const hard = await trainClassifier(context(student, train), { ...options, labelFraction: 0.05 });
     // 5% of each class, rounded up
-    const positives = train.y.reduce((n, y) => n + y, 0);
+    const positives = Array.from(train.y).reduce((n, y) => n + y, 0);
     const labelled = Math.ceil(0.05 * positives) + Math.ceil(0.05 * (600 - positives));
     expect(hard.labelled).toBe(labelled);
     expect(hard.examples).toBe(labelled);
@@ -99,7 +99,12 @@ describe('trainClassifier', () => {
     const controller = new AbortController();
     const first = trainClassifier(
       context(model, train, {
-        checkpoint: { due: () => false, save: async (state) => void (saved = state) },
+        checkpoint: {
+          due: () => false,
+          save: async (state) => {
+            saved = state;
+          },
+        },
         signal: controller.signal,
         onMetrics: (i) => {
           if (i === 16) controller.abort(new Error('stop'));

@@ -1,5 +1,6 @@
 // Public surface of @reptile-bench/tracking: the embedded run store, the MLflow REST client and the outbox
 // that mirrors runs to MLflow exactly once.
+export { type ImportOptions, importRun, packRun, type RunBundle, unpackRun } from './bundle.ts';
 export {
   type CallOptions,
   createMlflowClient,

@@ -15,13 +15,15 @@
 // Points are identified by (key, step, timestamp, value); MLflow itself stores identical points once.
 // Tags, params (same values) and artifact uploads (PUT to a fixed path) are idempotent and need no more.
 import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import writeFileAtomic from 'write-file-atomic';
+import { withRetries } from './backoff.ts';
 import { MlflowApiError, type MlflowClient } from './mlflow/client.ts';
 import { MLFLOW_LIMITS, SUMMARY_PREFIX, validateRunId } from './names.ts';
 import { decodeValue, type EndEvent, type LogEntry, liveEntries, readLog } from './run-log.ts';
-import { openRunStore, readRunHeader, runDir, runLogPath, writerIsGone } from './store.ts';
+import { openRunStore, type RunHeader, readRunHeader, runDir, runLogPath, writerIsGone } from './store.ts';
 import type { RunStatus, SyncReport } from './types.ts';
 
 export const OUTBOX_FOLDER = 'outbox';
@@ -43,6 +45,7 @@ interface OutboxEntry {
   runId: string;
   attempt: string;
   experiment: string;
+  experimentId?: string;
   mlflowRunId?: string;
   /** Log bytes delivered. */
   offset: number;
@@ -107,6 +110,15 @@ export async function reopenRun(storeDir: string, runId: string, experiment: str
     return enqueueRun(storeDir, runId, experiment);
   const { ending: _ending, ...rest } = existing;
   await writeEntry(storeDir, { ...rest, done: false });
+}
+
+/** The user name MLflow's clients record (`mlflow.user`). */
+function runUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
 }
 
 function freshEntry(runId: string, attempt: string, experiment: string): OutboxEntry {
@@ -220,14 +232,26 @@ class RunDelivery {
     private readonly lockLost: () => boolean,
   ) {}
 
+  /** Delivers what is pending, step by step: the mirror run, its params, the log, the final status. */
   async run(): Promise<void> {
+    const header = await this.openEntry();
+    if (header === undefined) return;
+    const mlflowRunId = await this.mirrorRun(header);
+    if (this.entry!.inFlight) await this.skipWhatLanded(mlflowRunId);
+    await this.deliverParams(mlflowRunId, header);
+    await this.deliverLog(mlflowRunId);
+    await this.deliverEnding(mlflowRunId);
+  }
+
+  /** Loads the outbox entry and the log after its offset; undefined when nothing is left to do. */
+  private async openEntry(): Promise<RunHeader | undefined> {
     let entry = await readEntry(this.storeDir, this.runId);
-    if (entry === undefined || entry.done) return;
+    if (entry === undefined || entry.done) return undefined;
     const header = await readRunHeader(this.storeDir, this.runId);
     if (header === undefined) {
       // The run was removed from the store: nothing left to mirror.
       await unlink(entryPath(this.storeDir, this.runId)).catch(() => undefined);
-      return;
+      return undefined;
     }
     if (header.attempt !== entry.attempt) {
       entry = freshEntry(this.runId, header.attempt, entry.experiment);
@@ -240,86 +264,142 @@ class RunDelivery {
       entry.offset,
     );
     this.writerGone = writerIsGone(header);
+    return header;
+  }
 
-    if (entry.mlflowRunId === undefined) {
-      const experimentId = await this.retrying(() => this.client.getOrCreateExperiment(entry.experiment));
-      const filter = `tags."${TAGS.attempt}" = '${header.attempt}'`;
-      const found = await this.retrying(() =>
-        this.client.searchAllRuns({ experimentIds: [experimentId], filter, runViewType: 'ACTIVE_ONLY' }),
+  /**
+   * The MLflow run that mirrors this attempt: found again by its attempt tag (a create whose answer was lost),
+   * or created. Superseded attempts of the same run id are deleted from MLflow.
+   */
+  private async mirrorRun(header: RunHeader): Promise<string> {
+    const entry = this.entry!;
+    if (entry.mlflowRunId !== undefined) return entry.mlflowRunId;
+    // A new experiment is marked for model training, as MLflow's own training clients' experiments are used.
+    const experimentId = await this.retrying(() =>
+      this.client.getOrCreateExperiment(entry.experiment, {
+        'mlflow.experimentKind': 'custom_model_development',
+      }),
+    );
+    entry.experimentId = experimentId;
+    const filter = `tags."${TAGS.attempt}" = '${header.attempt}'`;
+    const found = await this.retrying(() =>
+      this.client.searchAllRuns({ experimentIds: [experimentId], filter, runViewType: 'ACTIVE_ONLY' }),
+    );
+    if (found[0] !== undefined) {
+      // Created before, but its id was never recorded here: what it already holds is unknown.
+      entry.mlflowRunId = found[0].info.runId;
+      entry.inFlight = true;
+    } else {
+      const { meta } = header;
+      const created = await this.retrying(() =>
+        this.client.createRun({
+          experimentId,
+          runName: meta.name,
+          startTime: header.startTime,
+          tags: {
+            [TAGS.runId]: meta.runId,
+            [TAGS.attempt]: header.attempt,
+            'reptile_bench.sweep': meta.sweep,
+            'reptile_bench.config_hash': meta.configHash,
+            'reptile_bench.seed': String(meta.seed),
+            'reptile_bench.backend': `${meta.backend.name} ${meta.backend.version} (${meta.backend.threads} threads)`,
+            'reptile_bench.data_checksum': meta.dataChecksum,
+            'mlflow.source.git.commit': meta.commit,
+            // What MLflow's own clients set for a run started from a local program.
+            'mlflow.source.type': 'LOCAL',
+            'mlflow.source.name': meta.tags?.sweep_file ?? 'reptile-bench',
+            'mlflow.user': runUser(),
+          },
+        }),
       );
-      if (found[0] !== undefined) {
-        // Created before, but its id was never recorded here: what it already holds is unknown.
-        entry.mlflowRunId = found[0].info.runId;
-        entry.inFlight = true;
-      } else {
-        const { meta } = header;
-        const created = await this.retrying(() =>
-          this.client.createRun({
-            experimentId,
-            runName: meta.name,
-            startTime: header.startTime,
-            tags: {
-              [TAGS.runId]: meta.runId,
-              [TAGS.attempt]: header.attempt,
-              'reptile_bench.sweep': meta.sweep,
-              'reptile_bench.config_hash': meta.configHash,
-              'reptile_bench.seed': String(meta.seed),
-              'reptile_bench.backend': `${meta.backend.name} ${meta.backend.version} (${meta.backend.threads} threads)`,
-              'reptile_bench.data_checksum': meta.dataChecksum,
-              'mlflow.source.git.commit': meta.commit,
-            },
-          }),
-        );
-        entry.mlflowRunId = created.info.runId;
-      }
-      await this.save(entry);
-      await this.deleteSupersededAttempts(experimentId, header.attempt);
+      entry.mlflowRunId = created.info.runId;
     }
-    const mlflowRunId = entry.mlflowRunId;
-    if (entry.inFlight) await this.skipWhatLanded(mlflowRunId);
+    await this.save(entry);
+    await this.deleteSupersededAttempts(experimentId, header.attempt);
+    return entry.mlflowRunId;
+  }
 
-    if (!entry.paramsDelivered) {
-      const params = Object.entries(header.meta.params).map(([key, value]) => ({ key, value }));
-      const tags = Object.entries(header.meta.tags ?? {}).map(([key, value]) => ({ key, value }));
-      // Re-logging a param with the same value, or a tag, is harmless: this step may repeat freely.
-      await this.retrying(() => this.client.logBatch(mlflowRunId, { params, tags }, { retries: 0 }));
-      await this.retrying(() =>
-        this.client.uploadArtifact(
-          mlflowRunId,
-          'config.json',
-          `${JSON.stringify(header.meta.config, null, 2)}\n`,
-        ),
-      );
-      entry.paramsDelivered = true;
-      this.delivered += 1;
-      await this.save(entry);
-    }
+  /** Params, initial tags and the config artifact, once (re-sending the same values is harmless). */
+  private async deliverParams(mlflowRunId: string, header: RunHeader): Promise<void> {
+    const entry = this.entry!;
+    if (entry.paramsDelivered) return;
+    const params = Object.entries(header.meta.params).map(([key, value]) => ({ key, value }));
+    const tags = Object.entries(header.meta.tags ?? {}).map(([key, value]) => ({ key, value }));
+    await this.retrying(() => this.client.logBatch(mlflowRunId, { params, tags }, { retries: 0 }));
+    await this.retrying(() =>
+      this.client.uploadArtifact(
+        mlflowRunId,
+        'config.json',
+        `${JSON.stringify(header.meta.config, null, 2)}\n`,
+      ),
+    );
+    entry.paramsDelivered = true;
+    this.delivered += 1;
+    await this.save(entry);
+  }
 
+  /** The log after the delivered offset: metric/tag batches, artifacts and resumes, in order. */
+  private async deliverLog(mlflowRunId: string): Promise<void> {
+    const entry = this.entry!;
     let position = 0;
     while (position < this.entries.length) {
       this.checkLock();
       const next = this.entries[position]!;
       if ('resume' in next.event) {
         await this.retrying(() => this.client.updateRun(mlflowRunId, { status: 'RUNNING' }));
-        entry.offset = next.end;
-        await this.save(entry);
-        position += 1;
-        continue;
-      }
-      if ('artifact' in next.event) {
+      } else if ('artifact' in next.event) {
         const name = next.event.artifact;
         const path = join(runDir(this.storeDir, this.runId), 'artifacts', name);
         await this.retrying(() => this.client.uploadArtifact(mlflowRunId, name, { file: path }));
-        entry.offset = next.end;
+        if (name === 'model.json') await this.deliverLoggedModel(mlflowRunId, path);
         this.delivered += 1;
-        await this.save(entry);
-        position += 1;
+      } else {
+        const { batch, count } = this.buildBatch(position);
+        await this.sendBatch(mlflowRunId, batch);
+        position += count;
         continue;
       }
-      const { batch, count } = this.buildBatch(position);
-      await this.sendBatch(mlflowRunId, batch);
-      position += count;
+      entry.offset = next.end;
+      await this.save(entry);
+      position += 1;
     }
+  }
+
+  /**
+   * The trained model as an MLflow logged model of the run (what MLflow's UI lists under "Logged models"): found
+   * again by the attempt tag, so a repeated delivery completes it instead of making a second one.
+   */
+  private async deliverLoggedModel(mlflowRunId: string, file: string): Promise<void> {
+    const entry = this.entry!;
+    const experimentId =
+      entry.experimentId ?? (await this.retrying(() => this.client.getRun(mlflowRunId))).info.experimentId;
+    const filter = `tags.\`${TAGS.attempt}\` = '${entry.attempt}'`;
+    // Looked for again before every create: a create that failed after it was applied is found, not repeated.
+    const model = await this.retrying(
+      async () =>
+        (await this.client.searchLoggedModels(experimentId, filter))[0] ??
+        this.client.createLoggedModel({
+          experimentId,
+          name: 'model',
+          sourceRunId: mlflowRunId,
+          modelType: 'reptile-bench',
+          tags: { [TAGS.runId]: this.runId, [TAGS.attempt]: entry.attempt },
+        }),
+    );
+    if (model.status !== 'LOGGED_MODEL_READY') {
+      const target = model;
+      await this.retrying(() => this.client.uploadLoggedModelArtifact(target, 'model.json', { file }));
+      await this.retrying(() => this.client.finalizeLoggedModel(target.modelId));
+    }
+    const modelId = model.modelId;
+    const run = await this.retrying(() => this.client.getRun(mlflowRunId));
+    if (!run.modelOutputs.includes(modelId))
+      await this.retrying(() => this.client.logRunOutputs(mlflowRunId, [modelId]));
+  }
+
+  /** The final status, once the log's end was delivered, or KILLED when the writer died without one. */
+  private async deliverEnding(mlflowRunId: string): Promise<void> {
+    const entry = this.entry!;
     if (entry.ending !== undefined && !entry.done) await this.finishRemote(mlflowRunId, entry.ending);
     if (!entry.done && entry.ending === undefined && this.writerGone) {
       // The writer died without an end event: mirror the store's verdict (KILLED, ended at its last event).
@@ -484,23 +564,16 @@ class RunDelivery {
     await writeEntry(this.storeDir, entry);
   }
 
-  /** Runs one delivery step, retrying failures MLflow may recover from, with exponential backoff and jitter. */
-  private async retrying<T>(step: () => Promise<T>): Promise<T> {
-    const retries = this.options.retries ?? 5;
-    const minBackoff = this.options.minBackoffMs ?? 250;
-    const maxBackoff = this.options.maxBackoffMs ?? 8000;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await step();
-      } catch (error) {
-        const retryable =
-          error instanceof MlflowApiError &&
-          (error.status === 0 || error.status === 429 || error.status >= 500);
-        if (!retryable || attempt >= retries) throw error;
-        const ceiling = Math.min(maxBackoff, minBackoff * 2 ** attempt);
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
-      }
-    }
+  /** Runs one delivery step, retrying failures MLflow may recover from (unreachable, 429, 5xx), with backoff. */
+  private retrying<T>(step: () => Promise<T>): Promise<T> {
+    return withRetries(step, {
+      retries: this.options.retries ?? 5,
+      minBackoffMs: this.options.minBackoffMs ?? 250,
+      maxBackoffMs: this.options.maxBackoffMs ?? 8000,
+      retryable: (error) =>
+        error instanceof MlflowApiError &&
+        (error.status === 0 || error.status === 429 || error.status >= 500),
+    });
   }
 }
 

@@ -96,6 +96,14 @@ export async function readLog(file: string, from = 0): Promise<LogEntry[]> {
   } finally {
     await handle.close();
   }
+  return parseLog(bytes, file, from);
+}
+
+/**
+ * Parses the complete lines of log bytes (that start at byte `from` of the file named `file`, for messages). A
+ * last line without its newline is left out; a malformed complete line throws, naming the file and the offset.
+ */
+export function parseLog(bytes: Buffer, file: string, from = 0): LogEntry[] {
   const entries: LogEntry[] = [];
   let start = 0;
   for (let newline = bytes.indexOf(NEWLINE); newline !== -1; newline = bytes.indexOf(NEWLINE, start)) {

@@ -25,9 +25,9 @@ import type { MetricPoint, RunMeta, RunRecord, RunResume, RunStatus, RunStore, R
 
 export const RUNS_FOLDER = 'runs';
 export const LOG_FILE = 'log.jsonl';
-const RUN_FILE = 'run.json';
-const ARTIFACTS_FOLDER = 'artifacts';
-const CHECKPOINT_FILE = 'checkpoint.bin';
+export const RUN_FILE = 'run.json';
+export const ARTIFACTS_FOLDER = 'artifacts';
+export const CHECKPOINT_FILE = 'checkpoint.bin';
 
 /** Contents of `run.json`. */
 export interface RunHeader {
@@ -102,7 +102,6 @@ function validateMeta(meta: RunMeta): void {
 async function startRun(storeDir: string, meta: RunMeta): Promise<RunWriter> {
   validateMeta(meta);
   const parent = runsDir(storeDir);
-  const target = runDir(storeDir, meta.runId);
   await mkdir(parent, { recursive: true });
   const header: RunHeader = {
     format: 1,
@@ -117,7 +116,19 @@ async function startRun(storeDir: string, meta: RunMeta): Promise<RunWriter> {
   await mkdir(staging);
   await writeFileAtomic(join(staging, RUN_FILE), `${JSON.stringify(header, null, 2)}\n`);
   await writeFileAtomic(join(staging, LOG_FILE), '');
-  const release = await lockfile.lock(join(parent, `.${meta.runId}`), {
+  await swapInRunFolder(storeDir, meta.runId, staging);
+  return createWriter(storeDir, header);
+}
+
+/**
+ * Moves a complete run folder assembled in `staging` (a folder inside runs/ whose name starts with '.') into
+ * place as run `runId`, replacing any attempt there, under the run's file lock: readers see the old folder or
+ * the new one, never a mix.
+ */
+export async function swapInRunFolder(storeDir: string, runId: string, staging: string): Promise<void> {
+  const parent = runsDir(storeDir);
+  const target = runDir(storeDir, runId);
+  const release = await lockfile.lock(join(parent, `.${runId}`), {
     realpath: false,
     stale: 30_000,
     retries: { retries: 50, minTimeout: 20, maxTimeout: 500 },
@@ -128,7 +139,7 @@ async function startRun(storeDir: string, meta: RunMeta): Promise<RunWriter> {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
-      const trash = join(parent, `.trash-${meta.runId}-${header.attempt}`);
+      const trash = join(parent, `.trash-${runId}-${randomUUID()}`);
       await rename(target, trash);
       await rename(staging, target);
       await rm(trash, { recursive: true, force: true });
@@ -136,7 +147,6 @@ async function startRun(storeDir: string, meta: RunMeta): Promise<RunWriter> {
   } finally {
     await release();
   }
-  return createWriter(storeDir, header);
 }
 
 /**

@@ -254,6 +254,87 @@ describe('mirroring runs to MLflow through the outbox', () => {
   });
 });
 
+describe('mirroring a run continued from a checkpoint', () => {
+  it('keeps one MLflow run: KILLED, back to RUNNING, then FINISHED, without the superseded points', async () => {
+    await ensureServer();
+    const dir = join(scratch.path, 'resumed');
+    const runId = 'resumed-run';
+    const tracker = createTracker({ dir, mlflowUri: uri, flushIntervalMs: 20 });
+    const first = await tracker.startRun(meta(runId, { sweep: 'fault-sweep', tags: { suite: 'faults' } }));
+    for (let step = 0; step < 10; step++) first.logMetrics({ 'train/loss': 10 - step }, step);
+    const checkpointAt = first.logPosition();
+    first.logMetrics({ 'train/loss': 1000 }, 10);
+    await first.finish('KILLED', {}, 'interrupted');
+    await tracker.close();
+    const killed = await remoteRun(runId);
+    expect(killed?.info.status).toBe('KILLED');
+
+    const again = createTracker({ dir, mlflowUri: uri, flushIntervalMs: 20 });
+    const second = await again.resumeRun(runId, {
+      iteration: 10,
+      phase: 'train',
+      commit: 'c2',
+      from: checkpointAt,
+    });
+    await waitUntil(async () => (await remoteRun(runId))?.info.status === 'RUNNING');
+    for (let step = 10; step < 20; step++) second.logMetrics({ 'train/loss': 20 - step }, step);
+    second.setTag('phase', 'done');
+    await second.addArtifact('report.md', `# ${runId}\n`);
+    await second.finish('FINISHED', { accuracy: 0.875 });
+    await again.close();
+
+    const store = again.store;
+    const local = (await store.getRun(runId)) as RunRecord;
+    expect(local.metrics['train/loss']?.map((p) => p.value)).not.toContain(1000);
+    const remote = await remoteRun(runId);
+    expect(remote?.info.status).toBe('FINISHED');
+    // The point after the checkpoint was delivered before the resume (the killed run was mirrored whole), so
+    // MLflow keeps it beside its replacement; every local point is there exactly once.
+    const history = await client.getMetricHistory(remote!.info.runId, 'train/loss');
+    for (const point of local.metrics['train/loss'] ?? [])
+      expect(
+        history.filter(
+          (h) => h.step === point.step && h.value === point.value && h.timestamp === point.timestamp,
+        ),
+      ).toHaveLength(1);
+    const experiment = await client.getExperimentByName('fault-sweep');
+    const all = await client.searchAllRuns({
+      experimentIds: [experiment!.experimentId],
+      filter: `tags."${MLFLOW_TAGS.runId}" = '${runId}'`,
+    });
+    expect(all).toHaveLength(1);
+  });
+
+  it('never sends what a resume superseded when it was not delivered yet', async () => {
+    await ensureServer();
+    const dir = join(scratch.path, 'resumed-offline');
+    const runId = 'resumed-offline';
+    // Recorded while MLflow is not configured, then mirrored with sync --all after the resume.
+    const tracker = createTracker({ dir, mlflowUri: null });
+    const first = await tracker.startRun(meta(runId, { sweep: 'fault-sweep', tags: { suite: 'faults' } }));
+    for (let step = 0; step < 5; step++) first.logMetrics({ 'train/loss': 10 - step }, step);
+    const checkpointAt = first.logPosition();
+    first.logMetrics({ 'train/loss': 1000 }, 5);
+    await first.finish('KILLED', {}, 'interrupted');
+    const second = await tracker.resumeRun(runId, {
+      iteration: 5,
+      phase: 'train',
+      commit: 'c2',
+      from: checkpointAt,
+    });
+    for (let step = 5; step < 8; step++) second.logMetrics({ 'train/loss': 10 - step }, step);
+    second.setTag('phase', 'done');
+    await second.addArtifact('report.md', `# ${runId}\n`);
+    await second.finish('FINISHED', { accuracy: 0.875 });
+    const report = await syncOutbox({ dir, mlflowUri: uri, all: true });
+    expect(report.pending).toBe(0);
+    await expectMirrored(tracker.store, runId);
+    const remote = await remoteRun(runId);
+    const history = await client.getMetricHistory(remote!.info.runId, 'train/loss');
+    expect(history.map((h) => h.value)).not.toContain(1000);
+  });
+});
+
 describe('mirroring runs recorded without MLflow', () => {
   it('sync --all mirrors finished runs and a run whose process died (as KILLED)', async () => {
     await ensureServer();

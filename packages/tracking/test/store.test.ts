@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTracker, flattenParams, openRunStore, type RunStore } from '../src/index.ts';
+import { createTracker, flattenParams, openRunStore, type RunRecord, type RunStore } from '../src/index.ts';
 import { fixture, meta, runScript, tempDir } from './helpers.ts';
 
 let dir: { path: string; remove: () => Promise<void> };
@@ -227,6 +227,53 @@ describe('run store', () => {
     const run = await store.getRun('twice-s0');
     expect(run!.metrics.loss!.map((p) => p.value)).toEqual([1]);
     expect(existsSync(store.artifactPath('twice-s0', 'a.txt'))).toBe(false);
+  });
+});
+
+describe('resuming a run from a checkpoint', () => {
+  it('continues the attempt; what the log holds after the checkpoint is superseded; every resume is listed', async () => {
+    const dir = await tempDir('resume');
+    try {
+      const store = openRunStore(dir.path);
+      const first = await store.startRun(meta('resumed'));
+      first.logMetrics({ loss: 3 }, 0);
+      first.logMetrics({ loss: 2 }, 1);
+      const checkpointAt = first.logPosition();
+      // Written after the checkpoint by the process that then stopped: superseded on resume.
+      first.logMetrics({ loss: 99 }, 2);
+      first.setTag('lost', 'yes');
+      await first.finish('KILLED', {}, 'interrupted (SIGINT)');
+      expect((await store.getRun('resumed'))?.status).toBe('KILLED');
+
+      const second = await store.resumeRun('resumed', {
+        iteration: 2,
+        phase: 'train',
+        commit: 'c2',
+        from: checkpointAt,
+      });
+      expect((await store.getRun('resumed'))?.status).toBe('RUNNING');
+      second.logMetrics({ loss: 1 }, 2);
+      await second.finish('FINISHED', { accuracy: 0.5 });
+
+      const record = (await store.getRun('resumed')) as RunRecord;
+      expect(record.status).toBe('FINISHED');
+      expect(record.attempt).toBe((await store.getRun('resumed'))?.attempt);
+      expect(record.metrics.loss?.map((p) => [p.step, p.value])).toEqual([
+        [0, 3],
+        [1, 2],
+        [2, 1],
+      ]);
+      expect(record.tags.lost).toBeUndefined();
+      expect(record.error).toBeUndefined();
+      expect(record.resumes).toEqual([
+        { time: expect.any(Number), commit: 'c2', iteration: 2, phase: 'train' },
+      ]);
+      await expect(
+        store.resumeRun('never-started', { iteration: 0, phase: 'train', commit: 'c', from: 0 }),
+      ).rejects.toThrow(/cannot resume run never-started: it is not in the store/);
+    } finally {
+      await dir.remove();
+    }
   });
 });
 

@@ -13,6 +13,12 @@ import { allocScratch, freeScratch } from './wasm-access.ts';
  */
 export const batchNormReluName = 'BatchNormReluTraining';
 export const batchNormReluGradName = 'BatchNormReluTrainingGrad';
+/**
+ * The same op on the tensorflow backend (kernels/tensorflow.ts): its own name, because its gradient saves what
+ * TensorFlow's fused batch-norm gradient needs (x, gamma, beta and the output) rather than x alone.
+ */
+export const nativeBatchNormReluName = 'BatchNormReluTrainingNative';
+export const nativeBatchNormReluGradName = 'BatchNormReluTrainingNativeGrad';
 
 export interface BatchNormReluAttrs {
   epsilon: number;
@@ -210,7 +216,7 @@ export const batchNormReluGradient: tf.GradConfig = {
   },
 };
 
-/** The same function from plain tfjs ops, for backends without the fused kernel (e.g. tensorflow). */
+/** The same function from plain tfjs ops, for backends without a fused kernel. */
 function composite(
   x: tf.Tensor,
   bias: tf.Tensor,
@@ -253,7 +259,13 @@ export function batchNormRelu(
       );
   }
   if (x.dtype !== 'float32') throw new Error(`batchNormRelu: x must be float32, got ${x.dtype}`);
-  if (tf.getKernel(batchNormReluName, tf.getBackend()) === undefined)
-    return composite(x, bias, gamma, beta, epsilon, relu);
-  return tf.engine().runKernel(batchNormReluName, { x, bias, gamma, beta }, { epsilon, relu }) as tf.Tensor;
+  const backend = tf.getBackend();
+  const name =
+    tf.getKernel(batchNormReluName, backend) !== undefined
+      ? batchNormReluName
+      : tf.getKernel(nativeBatchNormReluName, backend) !== undefined
+        ? nativeBatchNormReluName
+        : undefined;
+  if (name === undefined) return composite(x, bias, gamma, beta, epsilon, relu);
+  return tf.engine().runKernel(name, { x, bias, gamma, beta }, { epsilon, relu }) as tf.Tensor;
 }

@@ -1,3 +1,4 @@
+import { sizeOf } from '@reptile-bench/core';
 import {
   type DataType,
   type KernelConfig,
@@ -66,12 +67,6 @@ export interface WasmKernelContext<A> {
   inputs: Record<string, WasmTensor>;
   outputs: WasmTensor[];
   attrs: A;
-}
-
-function sizeOf(shape: readonly number[]): number {
-  let size = 1;
-  for (const d of shape) size *= d;
-  return size;
 }
 
 function checkDtype(name: string, input: string, dtype: DataType): void {

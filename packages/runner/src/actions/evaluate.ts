@@ -1,13 +1,12 @@
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { initBackend } from '@reptile-bench/backend';
 import type { MeanWithCi } from '@reptile-bench/core';
 import { evaluate } from '@reptile-bench/evaluation';
-import { loadModel } from '@reptile-bench/models';
-import { openRunStore } from '@reptile-bench/tracking';
 import { evaluationOptions, prepareData, testEpisodeRng } from '../assemble.ts';
-import { type EvalMode, fewShotConfig, isTextRun, type RunConfig } from '../config/schema.ts';
+import { failCommand } from '../commands/options.ts';
+import { type EvalMode, fewShotConfig, isTextRun } from '../config/schema.ts';
 import { metricKindOf, modeKeyOf, summaryKey } from '../records.ts';
+import { evaluateFixedEpisodes } from './fixed-episodes.ts';
+import { loadRunModel } from './run-model.ts';
 
 export interface EvaluateCommandOptions {
   out: string;
@@ -16,6 +15,8 @@ export interface EvaluateCommandOptions {
   evalSeed?: number;
   workers: number;
   json?: boolean;
+  /** A folder of episode folders (support/ and query/ class folders) to score instead of sampled episodes. */
+  episodesFrom?: string;
 }
 
 interface ModeResult {
@@ -31,41 +32,14 @@ interface ModeResult {
  * other ones (`--episodes`, `--eval-seed`). `target` is a run id in the store or a model file a run saved.
  */
 export async function evaluateCommand(target: string, opts: EvaluateCommandOptions): Promise<void> {
-  const store = openRunStore(opts.out);
-  const isFile = existsSync(target);
-  const modelFile = isFile ? resolve(target) : store.artifactPath(target, 'model.json');
-  const loaded = isFile || existsSync(modelFile) ? await loadModel(modelFile) : undefined;
-  const runId = isFile ? loaded?.metadata.runId : target;
-  if (typeof runId !== 'string')
+  const { loaded, runId, run, config, modelFile } = await loadRunModel(target, opts.out);
+  if (isTextRun(config))
     throw new Error(
-      `${target}: the model file names no run (metadata.runId); evaluate models saved by a run`,
-    );
-  const run = await store.getRun(runId);
-  if (run === undefined)
-    throw new Error(
-      `run ${runId} is not in the run store ${join(resolve(opts.out), 'runs')}; ` +
-        'pass --out with the folder the run was written to, or a run id listed there',
-    );
-  const stored = run.meta.config as RunConfig;
-  if (isTextRun(stored))
-    throw new Error(
-      `run ${runId} trained a text classifier (${stored.dataset.name}): it was scored on its test split when it ran, ` +
+      `run ${runId} trained a text classifier (${config.dataset.name}): it was scored on its test split when it ran, ` +
         'and has no few-shot episodes to evaluate; its model.json holds the classifier and its vocabulary',
     );
-  const config = fewShotConfig(stored);
-  if (loaded === undefined)
-    throw new Error(
-      `run ${runId} (${config.algorithm.name}) has no exported model (${modelFile}): ` +
-        (run.status === 'FINISHED'
-          ? 'this algorithm learns no initialisation (SGD from scratch starts every episode afresh)'
-          : `the run is ${run.status}; finish it with reptile-bench sweep or run`),
-    );
-  if (loaded.metadata.configHash !== undefined && loaded.metadata.configHash !== run.meta.configHash)
-    throw new Error(
-      `${modelFile}: saved by a run with config hash ${String(loaded.metadata.configHash)}, but run ${runId} ` +
-        `has ${run.meta.configHash}; the file does not belong to this run`,
-    );
-
+  if (opts.episodesFrom !== undefined)
+    return evaluateFixedEpisodes(opts.episodesFrom, { loaded, runId, config, modelFile }, opts);
   await initBackend(config.backend);
   const data = await prepareData(config, run.meta.seed);
   const sameData = data.checksum === run.meta.dataChecksum;
@@ -74,8 +48,8 @@ export async function evaluateCommand(target: string, opts: EvaluateCommandOptio
       `warning: the data differ from the run's (checksum ${data.checksum.slice(0, 12)} here, ` +
         `${run.meta.dataChecksum.slice(0, 12)} when it ran); numbers will not match the recorded ones\n`,
     );
-  const episodes = opts.episodes ?? config.eval.episodes;
-  const modes = opts.modes ?? config.eval.modes;
+  const episodes = opts.episodes ?? fewShotConfig(config).eval.episodes;
+  const modes = opts.modes ?? fewShotConfig(config).eval.modes;
   // The run's own test stream reproduces its episodes; another seed draws others.
   const rng = testEpisodeRng(opts.evalSeed ?? run.meta.seed);
   const result = await evaluate(
@@ -108,6 +82,7 @@ export async function evaluateCommand(target: string, opts: EvaluateCommandOptio
     });
   }
   const sameEpisodes = opts.evalSeed === undefined;
+  const notFinite = results.filter((r) => !Number.isFinite(r.now.mean)).map((r) => r.mode);
   if (opts.json) {
     process.stdout.write(
       `${JSON.stringify({
@@ -133,6 +108,7 @@ export async function evaluateCommand(target: string, opts: EvaluateCommandOptio
         ),
       })}\n`,
     );
+    if (notFinite.length > 0) failCommand(nonFiniteMessage(runId, notFinite), 1);
     return;
   }
   const scale = metric === 'accuracy' ? 100 : 1;
@@ -148,4 +124,12 @@ export async function evaluateCommand(target: string, opts: EvaluateCommandOptio
     process.stdout.write(
       `| ${r.mode} | ${r.recorded ? cell(r.recorded.mean, r.recorded.ci95, r.recorded.n) : '–'} | ${cell(r.now.mean, r.now.ci95, r.now.n)} |\n`,
     );
+  if (notFinite.length > 0) failCommand(nonFiniteMessage(runId, notFinite), 1);
+}
+
+function nonFiniteMessage(runId: string, modes: string[]): string {
+  return (
+    `evaluate: run ${runId}'s model gives non-finite results (${modes.join(', ')}): its parameters or the ` +
+    'adaptation diverged; the model cannot be scored'
+  );
 }

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { openRunStore } from '@reptile-bench/tracking';
 import { planSweep } from '../config/sweep.ts';
-import { storedRunsOf, suiteFile } from '../flow.ts';
+import { suiteFile } from '../paths.ts';
 import type { StoredRun } from '../records.ts';
 import { writeReports } from '../report/write.ts';
+import { storedRunsOf } from '../sweep-and-report.ts';
 
 /** The sweep file a sweep name stands for (experiments/<name>.yaml declaring that name), if there is one. */
 function sweepFileNamed(name: string): string | undefined {

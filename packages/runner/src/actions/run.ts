@@ -1,7 +1,8 @@
 import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../config/errors.ts';
-import { isSweepFile, parseOverride, planRunFile, planSweep, type SweepPlan } from '../config/sweep.ts';
+import { parseOverride } from '../config/overrides.ts';
+import { isSweepFile, planRunFile, planSweep, type SweepPlan } from '../config/sweep.ts';
 import { executePlans, type SweepCommandOptions } from './sweep.ts';
 
 export interface RunCommandOptions extends Omit<SweepCommandOptions, 'only'> {
@@ -30,8 +31,8 @@ export function planOneRun(file: string, opts: RunCommandOptions): SweepPlan {
       (opts.seed === undefined || r.seed === opts.seed) &&
       (opts.only === undefined || r.name.includes(opts.only) || r.runId.includes(opts.only)),
   );
-  if (runs.length === 1 || (opts.dryRun && runs.length > 0))
-    return { ...plan, runs, reportScope: { runs: plan.runs } };
+  // A dry run refuses what the real run refuses: it must predict it.
+  if (runs.length === 1) return { ...plan, runs, reportScope: { runs: plan.runs } };
   const candidates = runs.map((r) => `  ${r.runId}  ${r.name}  seed ${r.seed}`).join('\n');
   throw new ConfigError([
     {

@@ -1,9 +1,11 @@
 import { type Command, CommanderError } from 'commander';
+import { failCommand } from '../commands/options.ts';
 import { ConfigError } from '../config/errors.ts';
-import { parseOverride, planSweeps, type SweepPlan } from '../config/sweep.ts';
-import { summaryJson, summaryText, sweepAndReport } from '../flow.ts';
+import { parseOverride } from '../config/overrides.ts';
+import { planSweeps, type SweepPlan } from '../config/sweep.ts';
 import { createProgress, type ProgressMode } from '../progress.ts';
 import { markdownTable } from '../report/markdown.ts';
+import { type Scheduler, summaryJson, summaryText, sweepAndReport } from '../sweep-and-report.ts';
 import { trainingIterations } from '../training.ts';
 
 export interface SweepCommandOptions {
@@ -17,6 +19,13 @@ export interface SweepCommandOptions {
   dryRun?: boolean;
   json?: boolean;
   progress: ProgressMode;
+  /** Run on the job queue at this Redis URL (default $REPTILE_BENCH_QUEUE) instead of local processes. */
+  queue?: string;
+  insecure?: boolean;
+  /** With a queue: enqueue and exit. */
+  detach?: boolean;
+  attempts?: number;
+  backoff?: number;
 }
 
 /** The expanded plan as a table per sweep (what `--dry-run` prints). */
@@ -45,6 +54,7 @@ export async function executePlans(
   command: Command,
   plans: SweepPlan[],
   opts: SweepCommandOptions,
+  schedule?: Scheduler,
 ): Promise<void> {
   if (opts.dryRun) {
     if (opts.json) {
@@ -61,6 +71,7 @@ export async function executePlans(
     workers: opts.workers,
     force: opts.force ?? false,
     progress: createProgress(opts.progress),
+    ...(schedule ? { schedule } : {}),
   });
   const text = summaryText(result);
   if (opts.json) {
@@ -77,9 +88,7 @@ export async function executePlans(
     throw new CommanderError(process.exitCode, 'reptile-bench.interrupted', '');
   }
   if (result.failed.length > 0) {
-    command.error(`${result.failed.length} run(s) did not finish; rerun the same command to retry them`, {
-      exitCode: 1,
-    });
+    failCommand(`${result.failed.length} run(s) did not finish; rerun the same command to retry them`, 1);
   }
 }
 
@@ -89,8 +98,19 @@ export async function sweepCommand(
   files: string[],
   opts: SweepCommandOptions,
 ): Promise<void> {
-  const plans = planSweeps(files, opts.set.map(parseOverride));
-  const only = opts.only ?? [];
+  const picked = pickRuns(files, opts.set, opts.only ?? []);
+  const queue = opts.queue ?? process.env.REPTILE_BENCH_QUEUE;
+  if (queue && !opts.dryRun) {
+    const { sweepOnQueue } = await import('./queue.ts');
+    await sweepOnQueue(command, files, picked, { ...opts, queue });
+    return;
+  }
+  await executePlans(command, picked, opts);
+}
+
+/** The sweeps planned from `files` with `--set` overrides, narrowed to the runs `--only` names. */
+export function pickRuns(files: string[], set: string[], only: string[]): SweepPlan[] {
+  const plans = planSweeps(files, set.map(parseOverride));
   const picked =
     only.length === 0
       ? plans
@@ -107,5 +127,5 @@ export async function sweepCommand(
         message: `no run's name or id contains ${only.map((o) => JSON.stringify(o)).join(' or ')}`,
       },
     ]);
-  await executePlans(command, picked, opts);
+  return picked;
 }

@@ -24,6 +24,10 @@ export function register(program: Command): void {
     .option('--modes <list>', "non-transductive,transductive (default: the run's eval.modes)", modesOption)
     .option('--eval-seed <n>', "draw other test episodes from this seed (default: the run's own)", seedOption)
     .option('--workers <n|auto>', 'replica threads for adapting episodes in parallel', workerCount, 1)
+    .option(
+      '--episodes-from <dir>',
+      'score fixed episodes instead: <dir>/<episode>/support/<class>/* and <dir>/<episode>/query/<class>/* (images)',
+    )
     .option('--json', 'print the result as one JSON object on stdout')
     .action(async (run: string, opts: EvaluateCommandOptions) => {
       const { evaluateCommand } = await import('../actions/evaluate.ts');

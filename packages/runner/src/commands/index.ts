@@ -1,12 +1,15 @@
 import type { Command } from 'commander';
 import { register as check } from './check.ts';
+import { register as collect } from './collect.ts';
 import { register as data } from './data.ts';
 import { register as evaluate } from './evaluate.ts';
+import { register as predict } from './predict.ts';
 import { register as report } from './report.ts';
 import { register as run } from './run.ts';
 import { register as sweep } from './sweep.ts';
 import { register as sync } from './sync.ts';
 import { register as throughput } from './throughput.ts';
+import { register as worker } from './worker.ts';
 
 /**
  * Every subcommand is a module in this folder exporting `register(program)`; list it here.
@@ -14,9 +17,12 @@ import { register as throughput } from './throughput.ts';
  */
 const commands: Array<(program: Command) => void> = [
   sweep,
+  collect,
+  worker,
   run,
   report,
   evaluate,
+  predict,
   check,
   sync,
   data,

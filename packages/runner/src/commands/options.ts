@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { InvalidArgumentError } from 'commander';
+import { CommanderError, InvalidArgumentError } from 'commander';
 import type { ProgressMode } from '../progress.ts';
 
 // Option parsers shared by the runner's subcommands. This module and the command modules stay light (commander
@@ -42,3 +42,12 @@ export function progressMode(value: string): ProgressMode {
 }
 
 export const progressHelp = 'auto (bars on a terminal, lines otherwise), bars, lines or none';
+
+/**
+ * Ends a command that failed for a reason other than its usage (a run failed, a regression, a network error):
+ * the message and an exit code, without the usage hint commander adds to its own errors.
+ */
+export function failCommand(message: string, exitCode = 1): never {
+  process.stderr.write(`${message}\n`);
+  throw new CommanderError(exitCode, 'reptile-bench.failed', message);
+}

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import type { SweepCommandOptions } from '../actions/sweep.ts';
 import { collect, progressHelp, progressMode, workerCount } from './options.ts';
+import { addQueueOptions, addRetryOptions } from './queue-options.ts';
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('sweep')
     .description('run sweep configs: expand them, reuse finished runs, run the rest, write reports')
     .argument('<files...>', 'sweep files, e.g. experiments/bench.yaml')
@@ -29,8 +30,16 @@ export function register(program: Command): void {
     .option('--dry-run', 'print the expanded plan and exit')
     .option('--json', 'print one machine-readable summary line on stdout at the end')
     .option('--progress <mode>', progressHelp, progressMode, 'auto')
-    .action(async function (this: Command, files: string[], opts: SweepCommandOptions) {
-      const { sweepCommand } = await import('../actions/sweep.ts');
-      await sweepCommand(this, files, opts);
-    });
+    .option(
+      '--detach',
+      'with --queue: enqueue the runs and exit; `reptile-bench collect` gathers them later',
+    );
+  addRetryOptions(addQueueOptions(command)).action(async function (
+    this: Command,
+    files: string[],
+    opts: SweepCommandOptions,
+  ) {
+    const { sweepCommand } = await import('../actions/sweep.ts');
+    await sweepCommand(this, files, opts);
+  });
 }

@@ -1,5 +1,6 @@
 import { syncOutbox } from '@reptile-bench/tracking';
 import { type Command, InvalidArgumentError } from 'commander';
+import { failCommand } from './options.ts';
 
 interface SyncCommandOptions {
   out: string;
@@ -45,9 +46,7 @@ export function register(program: Command): void {
         for (const error of report.errors) process.stderr.write(`sync: ${error}\n`);
       }
       if (report.pending > 0) {
-        this.error('sync: some events could not be delivered; run `reptile-bench sync` again later', {
-          exitCode: 1,
-        });
+        failCommand('sync: some events could not be delivered; run `reptile-bench sync` again later', 1);
       }
     });
 }

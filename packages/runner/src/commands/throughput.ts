@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { type BackendName, parseBackendName } from '@reptile-bench/backend';
-import { measureThroughput, throughputWorkloads } from '@reptile-bench/models';
 import { type Command, InvalidArgumentError } from 'commander';
+import { throughputWorkloads } from '../throughput/workloads.ts';
 
 interface ThroughputCliOptions {
   workload: string;
@@ -37,7 +37,11 @@ export function register(program: Command): void {
     )
     .option('--workload <name>', `one of ${Object.keys(throughputWorkloads).join(', ')}`, 'omniglot-5w1s')
     .option('--backend <name>', 'wasm, cpu or tensorflow', backendOption, 'wasm')
-    .option('--workers <n>', 'replica threads (default: one per CPU core)', positive('integer'))
+    .option(
+      '--workers <n>',
+      "replica threads (default: one per CPU core); tensorflow's threads per replica: TF_NUM_INTRAOP_THREADS",
+      positive('integer'),
+    )
     .option('--seconds <s>', 'time budget of the parallel measurements (default 10)', positive('number'))
     .option(
       '--steps <n>',
@@ -50,6 +54,7 @@ export function register(program: Command): void {
         throw new Error(
           `throughput: unknown workload "${opts.workload}"; use one of ${Object.keys(throughputWorkloads).join(', ')}`,
         );
+      const { measureThroughput } = await import('../throughput/measure.ts');
       const result = await measureThroughput({
         workload: opts.workload,
         backend: opts.backend,
@@ -72,6 +77,7 @@ export function register(program: Command): void {
             : [
                 `  per CPU-second    ${f(result.inner_steps_per_cpu_s)} per replica thread (what an idle core delivers)`,
               ]),
+          `  per process CPU-s ${f(result.inner_steps_per_process_cpu_s)} (all threads of this process)`,
           `meta-iterations/s   ${f(result.meta_iters_per_s, 2)}  (${result.meta_iterations} iterations)`,
           `train step          ${f(result.train_step_ms, 2)} ms, forward ${f(result.forward_ms, 2)} ms on one thread (CPU time ${f(result.train_step_cpu_ms, 2)} / ${f(result.forward_cpu_ms, 2)} ms: ratio ${f(result.train_step_over_forward, 2)})`,
           `load average        ${f(result.load_average[0], 2)} at the start, ${f(result.load_average[1], 2)} at the end (${availableParallelism()} cores)`,

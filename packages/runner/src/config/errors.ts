@@ -27,6 +27,9 @@ export function formatProblem(problem: ConfigProblem): string {
 
 function show(value: unknown): string {
   if (value === undefined) return 'nothing';
+  // JSON has no infinities: YAML reads a number too large for a double (1e400) as Infinity.
+  if (typeof value === 'number' && !Number.isFinite(value))
+    return Number.isNaN(value) ? 'NaN' : `${value} (a number too large to represent)`;
   const text = JSON.stringify(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -1,15 +1,20 @@
+import { planLocalSgd } from '@reptile-bench/averaging/plan';
 import type { z } from 'zod';
+import { localSgdOptionsOf } from '../local-sgd.ts';
 import { type ConfigProblem, describeIssue } from './errors.ts';
 import { isPlainObject, type Layer } from './layer.ts';
 import {
   algorithmSchemas,
   algorithmsForDataset,
+  classificationDatasets,
   datasetSchemas,
   evalSchema,
   modelSchemas,
   modelsForDataset,
   type RunConfig,
   runTopSchema,
+  type TestEvalConfig,
+  testEvalSchema,
   textDatasets,
   textEvalSchema,
 } from './schema.ts';
@@ -43,6 +48,49 @@ function dropOtherVariantsFields(layer: Layer): void {
     const anyVariantKeys = new Set(Object.values(schemas).flatMap(keysOf));
     for (const key of Object.keys(value))
       if (anyVariantKeys.has(key) && !ownKeys.has(key)) layer.delete([part, key]);
+  }
+}
+
+/** Where each local-sgd option lives in a run config, for the errors of planLocalSgd. */
+const localSgdFields: Record<string, string[]> = {
+  replicas: ['algorithm', 'replicas'],
+  syncEvery: ['algorithm', 'sync_every'],
+  batchSize: ['algorithm', 'batch'],
+  learningRate: ['algorithm', 'learning_rate'],
+  lrBaseBatch: ['algorithm', 'lr_base_batch'],
+  momentum: ['algorithm', 'momentum'],
+  warmupExamples: ['algorithm', 'warmup_examples'],
+  lrDecayExamples: ['algorithm', 'lr_decay_examples'],
+  lrDecayFactor: ['algorithm', 'lr_decay_factor'],
+  examples: ['algorithm', 'examples'],
+  evalEvery: ['eval', 'every_examples'],
+};
+
+/** The schedule checks of local SGD (whole numbers of steps and evaluation intervals), as config problems. */
+function localSgdProblems(
+  layer: Layer,
+  context: { where: string; run: string },
+  a: Extract<RunConfig['algorithm'], { name: 'local-sgd' }>,
+  e: RunConfig['eval'],
+): ConfigProblem[] {
+  try {
+    planLocalSgd(localSgdOptionsOf(a, e as TestEvalConfig));
+    return [];
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const option = /^local-sgd: (\w+)/.exec(message)?.[1] ?? 'examples';
+    const path = localSgdFields[option] ?? ['algorithm', 'examples'];
+    return [
+      {
+        where: layer.originOf(path, context.where),
+        field: path.join('.'),
+        message: message
+          .replace(/^local-sgd: \w+/, path.join('.'))
+          .replace(/evalEvery/g, 'eval.every_examples')
+          .replace(/batchSize/g, 'batch'),
+        run: context.run,
+      },
+    ];
   }
 }
 
@@ -108,15 +156,18 @@ export function resolveRunConfig(
     else report(parsed.error.issues, [part], value, keysOf(schema));
   }
 
-  // Text datasets are scored on their test split: their `eval` has fields of its own.
+  // Classification datasets are evaluated on their test set, text datasets on their test split with settings of
+  // their own (all defaulted), the others on few-shot episodes.
   const datasetName = isPlainObject(data.dataset) ? data.dataset.name : undefined;
-  const evalFor = textDatasets.includes(datasetName as never) ? textEvalSchema : evalSchema;
+  const classification = (classificationDatasets as readonly unknown[]).includes(datasetName);
+  const text = textDatasets.includes(datasetName as never);
+  const evalShape = classification ? testEvalSchema : text ? textEvalSchema : evalSchema;
   let evalConfig: RunConfig['eval'] | undefined;
-  const evalInput = data.eval ?? {};
+  const evalInput = text ? (data.eval ?? {}) : data.eval;
   if (isPlainObject(evalInput)) {
-    const parsed = evalFor.safeParse(evalInput);
+    const parsed = evalShape.safeParse(evalInput);
     if (parsed.success) evalConfig = parsed.data;
-    else report(parsed.error.issues, ['eval'], evalInput, keysOf(evalFor));
+    else report(parsed.error.issues, ['eval'], evalInput, keysOf(evalShape));
   }
 
   if (problems.length > 0 || !top.success || !evalConfig) return { problems };
@@ -134,7 +185,8 @@ export function resolveRunConfig(
     });
   }
   const allowedAlgorithms = algorithmsForDataset(dataset.name);
-  if (!allowedAlgorithms.includes(algorithm.name)) {
+  // local-sgd and the classification datasets have a message of their own below.
+  if (!classification && algorithm.name !== 'local-sgd' && !allowedAlgorithms.includes(algorithm.name)) {
     problems.push({
       where: layer.originOf(['algorithm', 'name'], context.where),
       field: 'algorithm.name',
@@ -165,6 +217,18 @@ export function resolveRunConfig(
       run: context.run,
     });
   }
+  if (classification !== (algorithm.name === 'local-sgd')) {
+    problems.push({
+      where: layer.originOf(['algorithm', 'name'], context.where),
+      field: 'algorithm.name',
+      message: classification
+        ? `dataset "${dataset.name}" is single-task classification; allowed algorithms: "local-sgd"`
+        : `"local-sgd" trains one classifier on a classification dataset; allowed datasets: ${classificationDatasets.join(', ')}`,
+      run: context.run,
+    });
+  }
+  if (algorithm.name === 'local-sgd' && problems.length === 0)
+    problems.push(...localSgdProblems(layer, context, algorithm, evalConfig));
   if (dataset.name === 'sine' && dataset.train_shots === undefined) dataset.train_shots = dataset.shots;
   if (algorithm.name === 'fomaml' || algorithm.name === 'maml') {
     // (FO)MAML's meta-gradient comes from held-out batches at the end of the inner loop (one for MAML,
@@ -221,8 +285,9 @@ export function resolveRunConfig(
     eval: evalConfig,
     backend: top.data.backend,
     workers: top.data.workers,
+    ...(top.data.training_seed === undefined ? {} : { training_seed: top.data.training_seed }),
     checkpoint: top.data.checkpoint,
-    ...(top.data.max_loss === undefined ? {} : { max_loss: top.data.max_loss }),
+    max_loss: top.data.max_loss,
   };
   return { config, problems };
 }

@@ -35,6 +35,16 @@ export const datasetSchemas = {
     /** The value of a fully inked pixel: 1 (paper 0), or 0 (paper 1, as the paper's code reads the PNGs). */
     ink: z.union([z.literal(1), z.literal(0)]).default(1),
   }),
+  /** Single-task image classification (trained with local-sgd): the official train/test split. */
+  'fashion-mnist': z.strictObject({
+    name: z.literal('fashion-mnist'),
+    /** Training images held out, chosen by the run's seed, as a validation set (learning curves only). */
+    validation: z.int().min(0).default(5000),
+  }),
+  cifar10: z.strictObject({
+    name: z.literal('cifar10'),
+    validation: z.int().min(0).default(5000),
+  }),
   sine: z.strictObject({
     name: z.literal('sine'),
     /** Points in the support set at evaluation. */
@@ -79,6 +89,12 @@ export const modelSchemas = {
     bidirectional: z.boolean().default(false),
     /** What the head reads: the last hidden state, or each unit's maximum over the sentence. */
     pool: z.enum(['last', 'max']).default('last'),
+  }),
+  /** Image classifier: 3×3 stride-2 convolutions with ReLU, a ReLU hidden layer (0: none), the output layer. */
+  cnn: z.strictObject({
+    name: z.literal('cnn'),
+    filters: z.array(count).min(1).default([16, 32]),
+    hidden: z.int().min(0).default(64),
   }),
 } as const;
 
@@ -167,6 +183,31 @@ export const algorithmSchemas = {
       })
       .default({ model: {} }),
   }),
+  /**
+   * Single-task training with local SGD: `replicas` copies train with SGD (momentum) on their own batch streams and
+   * are averaged every `sync_every` steps and at the end ("end": only then). One replica is plain SGD.
+   */
+  'local-sgd': z.strictObject({
+    name: z.literal('local-sgd'),
+    replicas: count.default(1),
+    sync_every: z.union([count, z.literal('end')]).default(1),
+    /** Mini-batch of each replica. */
+    batch: count,
+    learning_rate: rate,
+    /** "linear": learning_rate × replicas × batch / lr_base_batch (default lr_base_batch: batch). */
+    lr_scaling: z.enum(['none', 'linear']).default('none'),
+    lr_base_batch: count.optional(),
+    momentum: z.number().min(0).lt(1).default(0),
+    /** The momentum buffers at an averaging: averaged, zeroed, or kept by each replica. */
+    momentum_sync: z.enum(['average', 'reset', 'local']).default('average'),
+    /** Examples (all replicas together) over which the learning rate rises linearly to its value. */
+    warmup_examples: z.int().min(0).default(0),
+    /** Examples (all replicas together) after which the learning rate is multiplied by lr_decay_factor (0: never). */
+    lr_decay_examples: z.int().min(0).default(0),
+    lr_decay_factor: z.number().positive().max(1).default(0.1),
+    /** Examples processed by all replicas together (steps × replicas × batch). */
+    examples: count,
+  }),
 } as const;
 
 export const evalModes = ['non-transductive', 'transductive'] as const;
@@ -196,6 +237,15 @@ export const evalSchema = z.strictObject({
   val_episodes: count.default(20),
 });
 
+/** The evaluation of single-task classifiers: test-set accuracy of the averaged model, as it trains and at the end. */
+export const testEvalSchema = z.strictObject({
+  /** Examples processed (all replicas together) between two evaluations on the test and validation sets. */
+  every_examples: count,
+});
+
+/** Datasets of single-task classification: one model trained on a training set, tested on a test set. */
+export const classificationDatasets = ['fashion-mnist', 'cifar10'] as const;
+
 /**
  * `eval` of text runs: they are scored once on the test part of the split (accuracy, inference time); the
  * validation part gives learning curves and the accuracy that selects settings.
@@ -222,6 +272,12 @@ export const runTopSchema = z.strictObject({
   backend: z.enum(backends).default('wasm'),
   /** Replica threads inside one run (the sweep sets 1 when it runs several runs at once). */
   workers: count.default(1),
+  /**
+   * Seeds the training trajectory (model initialisation, task and batch draws) apart from the data split and
+   * the test episodes, which stay those of the run's seed. Absent: the run's seed drives everything. The
+   * regression check uses it to measure how far a change that only moves numerics moves the results.
+   */
+  training_seed: z.int().min(0).optional(),
   /** Checkpoints of a run's state, written so that an interrupted run resumes exactly (not part of the hash). */
   checkpoint: z
     .strictObject({
@@ -233,9 +289,10 @@ export const runTopSchema = z.strictObject({
     .default({ every_seconds: 120, every_iterations: 0 }),
   /**
    * Fail a run as diverged when a training loss exceeds this (non-finite losses and parameters always fail it).
-   * Not part of the hash: it never changes a finished run's numbers.
+   * The default is far above any loss these tasks reach while training works (cross-entropy starts near ln(ways),
+   * sine-wave MSE below 100). Not part of the hash: it never changes a finished run's numbers.
    */
-  max_loss: z.number().positive().optional(),
+  max_loss: z.number().positive().default(1e6),
 });
 
 export type DatasetConfig = z.output<(typeof datasetSchemas)[keyof typeof datasetSchemas]>;
@@ -243,6 +300,7 @@ export type ModelConfig = z.output<(typeof modelSchemas)[keyof typeof modelSchem
 export type AlgorithmConfig = z.output<(typeof algorithmSchemas)[keyof typeof algorithmSchemas]>;
 export type EvalConfig = z.output<typeof evalSchema>;
 export type TextEvalConfig = z.output<typeof textEvalSchema>;
+export type TestEvalConfig = z.output<typeof testEvalSchema>;
 export type AlgorithmName = keyof typeof algorithmSchemas;
 export const algorithmNames = Object.keys(algorithmSchemas) as AlgorithmName[];
 
@@ -252,15 +310,17 @@ export interface RunConfig {
   dataset: DatasetConfig;
   model: ModelConfig;
   algorithm: AlgorithmConfig;
-  /** Few-shot evaluation settings, or those of a text run (`textEvalSchema`). */
-  eval: EvalConfig | TextEvalConfig;
+  /** Few-shot evaluation, test-set evaluation (classification datasets) or a text run's (`textEvalSchema`). */
+  eval: EvalConfig | TestEvalConfig | TextEvalConfig;
   backend: BackendChoice;
   /** Scheduling only (results do not depend on it); not part of the config hash. */
   workers: number;
+  /** The training trajectory's own seed (see the schema); part of the hash when set. */
+  training_seed?: number;
   /** When checkpoints are written; not part of the config hash. */
   checkpoint: { every_seconds: number; every_iterations: number };
   /** Divergence bound on training losses; not part of the config hash. */
-  max_loss?: number;
+  max_loss: number;
 }
 
 /**
@@ -280,32 +340,55 @@ export const modelsForDataset: Record<DatasetConfig['name'], Array<ModelConfig['
   omniglot: ['conv4'],
   sine: ['mlp'],
   sentiment: ['lstm'],
+  'fashion-mnist': ['mlp', 'cnn'],
+  cifar10: ['mlp', 'cnn'],
 };
 
 /** Datasets trained on once and scored on a test split, rather than few-shot tasks. */
 export const textDatasets: ReadonlyArray<DatasetConfig['name']> = ['sentiment'];
 
-/** Which algorithms a dataset can be trained with (the text datasets have their own). */
+/** Which algorithms a dataset can be trained with: few-shot, single-task image and text datasets each have their own. */
 export function algorithmsForDataset(dataset: DatasetConfig['name']): AlgorithmName[] {
+  if ((classificationDatasets as readonly string[]).includes(dataset)) return ['local-sgd'];
   if (textDatasets.includes(dataset)) return ['supervised', 'sgd-distill'];
-  return algorithmNames.filter((a) => a !== 'supervised' && (a !== 'sgd-distill' || dataset === 'omniglot'));
+  return algorithmNames.filter(
+    (a) => a !== 'local-sgd' && a !== 'supervised' && (a !== 'sgd-distill' || dataset === 'omniglot'),
+  );
 }
 
+/** A run of single-task image classification (a classification dataset, local-sgd, test-set evaluation). */
+export type ClassificationRunConfig = RunConfig & {
+  dataset: Extract<DatasetConfig, { name: (typeof classificationDatasets)[number] }>;
+  algorithm: Extract<AlgorithmConfig, { name: 'local-sgd' }>;
+  eval: TestEvalConfig;
+};
 /** A run on a text dataset, with its eval settings. */
 export type TextRunConfig = RunConfig & {
   dataset: Extract<DatasetConfig, { name: 'sentiment' }>;
   algorithm: Extract<AlgorithmConfig, { name: 'supervised' | 'sgd-distill' }>;
   eval: TextEvalConfig;
 };
-/** A few-shot run, with its eval settings. */
-export type FewShotRunConfig = RunConfig & { eval: EvalConfig };
+/** A few-shot run (Omniglot or sine waves, a meta-learner or baseline, episode evaluation). */
+export type FewShotRunConfig = RunConfig & {
+  dataset: Extract<DatasetConfig, { name: 'omniglot' | 'sine' }>;
+  algorithm: Exclude<AlgorithmConfig, { name: 'local-sgd' | 'supervised' }>;
+  eval: EvalConfig;
+};
+
+export function isClassificationRun(config: RunConfig): config is ClassificationRunConfig {
+  return (classificationDatasets as readonly string[]).includes(config.dataset.name);
+}
 
 export function isTextRun(config: RunConfig): config is TextRunConfig {
   return textDatasets.includes(config.dataset.name);
 }
 
-/** The config of a few-shot run; a text run here is a mistake in the caller, named. */
+/** The config of a few-shot run; throws (naming the dataset) for a classification or text run. */
 export function fewShotConfig(config: RunConfig): FewShotRunConfig {
+  if (isClassificationRun(config))
+    throw new Error(
+      `dataset ${config.dataset.name} is single-task classification: it has no few-shot episodes to evaluate`,
+    );
   if (isTextRun(config) || !('episodes' in config.eval))
     throw new Error(
       `run "${config.name}" trains on ${config.dataset.name}, a text dataset: it has no few-shot evaluation`,

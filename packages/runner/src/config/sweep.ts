@@ -1,7 +1,8 @@
-import { dirname, resolve } from 'node:path';
+// Expanding a sweep file into planned runs: includes, defaults, grid and random search, overrides, validation.
 import { configHash, createRng } from '@reptile-bench/core';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError, type ConfigProblem, describeIssue } from './errors.ts';
+import { hashableConfig, runIdFor } from './identity.ts';
+import { applyIncludes, createLoader, type Loader } from './includes.ts';
 import {
   isPlainObject,
   Layer,
@@ -10,18 +11,17 @@ import {
   readSourceFile,
   type SourceFile,
 } from './layer.ts';
+import { defaultName, label, nameFromTemplate, pathsInDefaultName } from './naming.ts';
+import type { Override } from './overrides.ts';
 import { resolveRunConfig } from './resolve.ts';
 import {
-  type Grid,
-  hashNeutralDefaults,
-  type RandomDistribution,
-  type RandomSearch,
   type RunConfig,
   runEntryControlKeys,
   runEntryControlSchema,
   type SweepFile,
   sweepSchema,
 } from './schema.ts';
+import { cartesian, checkRandom, draw } from './search.ts';
 import { withTeachers } from './teacher.ts';
 
 /** One run of a sweep: a resolved config and a seed, with the id it is stored under. */
@@ -55,202 +55,8 @@ export interface SweepPlan {
   reportScope?: { runs: PlannedRun[] } | 'stored';
 }
 
-/** A `key=value` override from the command line; the value is read as YAML (numbers, booleans, lists). */
-export interface Override {
-  path: string[];
-  value: unknown;
-}
-
-export function parseOverride(text: string): Override {
-  const eq = text.indexOf('=');
-  if (eq <= 0) {
-    throw new ConfigError([
-      {
-        where: '--set',
-        field: '',
-        message: `expected key=value (e.g. algorithm.meta_iters=100), got "${text}"`,
-      },
-    ]);
-  }
-  const key = text.slice(0, eq).trim();
-  const raw = text.slice(eq + 1);
-  let value: unknown;
-  try {
-    value = raw === '' ? '' : parseYaml(raw);
-  } catch {
-    value = raw;
-  }
-  return { path: key.split('.'), value };
-}
-
-/**
- * What goes into the config hash: everything that can change the numbers a run produces, leaving out the fields
- * of `hashNeutralDefaults` that hold their neutral default.
- */
-export function hashableConfig(
-  config: RunConfig,
-): Omit<RunConfig, 'name' | 'workers' | 'checkpoint' | 'max_loss'> {
-  const { name: _name, workers: _workers, checkpoint: _checkpoint, max_loss: _maxLoss, ...rest } = config;
-  const without = <T extends object>(part: T, neutral: Record<string, unknown>): T =>
-    Object.fromEntries(
-      Object.entries(part).filter(([key, value]) => !(key in neutral && neutral[key] === value)),
-    ) as T;
-  return {
-    ...rest,
-    dataset: without(rest.dataset, hashNeutralDefaults.dataset),
-    algorithm: without(rest.algorithm, hashNeutralDefaults.algorithm),
-    eval: without(rest.eval, hashNeutralDefaults.eval),
-  };
-}
-
-export function runIdFor(sweep: string, hash: string, seed: number): string {
-  return `${sweep}-${hash}-s${seed}`;
-}
-
-interface Loader {
-  sources: Map<string, SourceFile>;
-  read(file: string): SourceFile;
-}
-
-function createLoader(): Loader {
-  const sources = new Map<string, SourceFile>();
-  return {
-    sources,
-    read(file) {
-      const key = resolve(file);
-      let source = sources.get(key);
-      if (!source) {
-        source = readSourceFile(key);
-        sources.set(key, source);
-      }
-      return source;
-    },
-  };
-}
-
-/**
- * Merges include files (partial run configs, which may include others) into `layer`, in order, each file's own
- * includes first. Paths are relative to the including file.
- */
-function applyIncludes(
-  loader: Loader,
-  layer: Layer,
-  includes: unknown,
-  from: SourceFile,
-  at: Path,
-  stack: string[],
-): void {
-  if (includes === undefined) return;
-  const list = typeof includes === 'string' ? [includes] : includes;
-  if (!Array.isArray(list) || list.some((f) => typeof f !== 'string')) {
-    throw new ConfigError([
-      { where: from.where(at), field: 'include', message: 'expected a file name or a list of file names' },
-    ]);
-  }
-  for (const [i, name] of (list as string[]).entries()) {
-    const file = resolve(dirname(from.path), name);
-    const where = from.where(typeof includes === 'string' ? at : [...at, i]);
-    if (stack.includes(file)) {
-      const cycle = [...stack, file].map((f) => loader.sources.get(f)?.display ?? f).join(' -> ');
-      throw new ConfigError([{ where, field: 'include', message: `include cycle: ${cycle}` }]);
-    }
-    let source: SourceFile;
-    try {
-      source = loader.read(file);
-    } catch (error) {
-      if (error instanceof ConfigError) {
-        throw new ConfigError([
-          { where, field: 'include', message: `cannot include "${name}": ${error.problems[0]?.message}` },
-        ]);
-      }
-      throw error;
-    }
-    if (!isPlainObject(source.data)) {
-      throw new ConfigError([
-        {
-          where: source.where([]),
-          field: '',
-          message: 'an include file must be a mapping of run config fields',
-        },
-      ]);
-    }
-    const { include: nested, ...fields } = source.data;
-    applyIncludes(loader, layer, nested, source, ['include'], [...stack, file]);
-    layer.merge([], fields, (sub) => source.where(sub));
-  }
-}
-
 function toPath(path: readonly PropertyKey[]): Path {
   return path.map((k) => (typeof k === 'number' ? k : String(k)));
-}
-
-function cartesian(grid: Grid): Array<Array<[string, unknown, number]>> {
-  let points: Array<Array<[string, unknown, number]>> = [[]];
-  for (const [key, values] of Object.entries(grid)) {
-    const next: Array<Array<[string, unknown, number]>> = [];
-    for (const point of points)
-      for (const [i, value] of values.entries()) next.push([...point, [key, value, i]]);
-    points = next;
-  }
-  return points;
-}
-
-function draw(distribution: RandomDistribution, rng: ReturnType<typeof createRng>): unknown {
-  // Four significant digits keep run names and tables readable without changing the search in any way that matters.
-  const round = (v: number) => Number(v.toPrecision(4));
-  if ('uniform' in distribution) return round(rng.uniform(distribution.uniform[0], distribution.uniform[1]));
-  if ('log_uniform' in distribution) {
-    const [lo, hi] = distribution.log_uniform;
-    return round(Math.exp(rng.uniform(Math.log(lo), Math.log(hi))));
-  }
-  if ('int' in distribution)
-    return distribution.int[0] + rng.int(distribution.int[1] - distribution.int[0] + 1);
-  return structuredClone(distribution.choice[rng.int(distribution.choice.length)]);
-}
-
-function checkRandom(random: RandomSearch, source: SourceFile, at: Path): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  for (const [key, d] of Object.entries(random.fields)) {
-    const range =
-      'uniform' in d ? d.uniform : 'log_uniform' in d ? d.log_uniform : 'int' in d ? d.int : undefined;
-    if (range && !(range[0] <= range[1])) {
-      problems.push({
-        where: source.where([...at, 'fields', key]),
-        field: key,
-        message: `empty range [${range[0]}, ${range[1]}]: the first bound must not exceed the second`,
-      });
-    }
-  }
-  return problems;
-}
-
-function label(key: string, value: unknown, index: number): string {
-  const last = key.split('.').pop() as string;
-  if (isPlainObject(value)) return typeof value.name === 'string' ? value.name : `${last}#${index}`;
-  return `${last}=${Array.isArray(value) ? value.join('x') : String(value)}`;
-}
-
-function valueAtPath(config: unknown, path: string): unknown {
-  let node = config;
-  for (const key of path.split('.')) node = isPlainObject(node) ? node[key] : undefined;
-  return node;
-}
-
-/** Fields the generated name already shows, so grid labels do not repeat them. */
-const pathsInDefaultName = ['dataset.name', 'dataset.ways', 'dataset.shots', 'algorithm.name'];
-
-function defaultName(config: Omit<RunConfig, 'name'>): string {
-  const d = config.dataset;
-  const data = d.name === 'omniglot' ? `omniglot-${d.ways}w${d.shots}s` : d.name;
-  return `${data}/${config.algorithm.name}`;
-}
-
-/** Fills `{field.path}` placeholders in a run name from the resolved config. */
-function nameFromTemplate(template: string, config: Omit<RunConfig, 'name'>): string {
-  return template.replace(/\{([A-Za-z0-9_.]+)\}/g, (whole, path: string) => {
-    const value = valueAtPath(config, path);
-    return value === undefined || isPlainObject(value) ? whole : String(value);
-  });
 }
 
 /**
@@ -307,7 +113,19 @@ export function planRunFile(
       { where: source.where([]), field: '', message: 'a run config must be a mapping of run fields' },
     ]);
   }
-  const sweep = sweepSchema.parse({ name: o.sweep, seeds: o.seeds, runs: [source.data] });
+  const parsed = sweepSchema.safeParse({ name: o.sweep, seeds: o.seeds, runs: [source.data] });
+  if (!parsed.success)
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({
+        where: issue.path[0] === 'name' ? '--sweep' : source.where([]),
+        field: issue.path[0] === 'name' ? '' : issue.path.join('.'),
+        message:
+          issue.path[0] === 'name'
+            ? `${JSON.stringify(o.sweep)} is not a sweep name: letters, digits, "_", "." and "-" only (it names folders)`
+            : describeIssue(issue, source.data),
+      })),
+    );
+  const sweep = parsed.data;
   return expandSweep(loader, source, sweep, [[]], o.overrides ?? []);
 }
 

@@ -5,6 +5,7 @@
 // (bench.yaml's sgd-pretrain) trains it once.
 import { configHash } from '@reptile-bench/core';
 import { type ConfigProblem, describeIssue } from './errors.ts';
+import { hashableConfig, runIdFor } from './identity.ts';
 import type { Path } from './layer.ts';
 import {
   type AlgorithmConfig,
@@ -16,7 +17,7 @@ import {
   type RunConfig,
   textDatasets,
 } from './schema.ts';
-import { hashableConfig, type PlannedRun, runIdFor, type SweepPlan } from './sweep.ts';
+import type { PlannedRun, SweepPlan } from './sweep.ts';
 
 type DistillConfig = Extract<AlgorithmConfig, { name: 'sgd-distill' }>;
 

@@ -4,7 +4,7 @@ import {
   type MetricKind,
   type ModeKey,
   metricKindOf,
-  modeKeys,
+  reportModeKeys,
   resultFromSummary,
   type StoredRun,
 } from '../records.ts';
@@ -60,10 +60,20 @@ export function settingOf(config: RunConfig): string {
   const d = config.dataset;
   if (d.name === 'omniglot')
     return `omniglot-${d.ways}w${d.shots}s${d.split === 'official' ? '-official' : ''}`;
+  // Classification: one setting per dataset and model, so the MLP and the CNN get a table each.
+  if (d.name === 'fashion-mnist' || d.name === 'cifar10') return `${d.name}-${config.model.name}`;
   return 'sine';
 }
 
-const algorithmOrder = ['reptile', 'fomaml', 'maml', 'sgd-pretrain', 'sgd-distill', 'sgd-scratch'];
+const algorithmOrder = [
+  'reptile',
+  'fomaml',
+  'maml',
+  'sgd-pretrain',
+  'sgd-distill',
+  'sgd-scratch',
+  'local-sgd',
+];
 
 function meanOf(values: number[]): number | undefined {
   const finite = values.filter((v) => Number.isFinite(v));
@@ -87,7 +97,7 @@ export function summarizeConfigs(runs: StoredRun[]): ConfigSummary[] {
     const metric = metricKindOf(config);
     const finished = group.filter((r) => r.status === 'FINISHED');
     const modes: Partial<Record<ModeKey, ModeSummary>> = {};
-    for (const mode of modeKeys) {
+    for (const mode of reportModeKeys) {
       const perSeed = finished
         .map((r) => resultFromSummary(r.summary, metric, mode))
         .filter((r): r is MeanWithCi => r !== undefined);

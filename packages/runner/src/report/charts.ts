@@ -1,6 +1,8 @@
+import { planLocalSgd } from '@reptile-bench/averaging/plan';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { RunConfig } from '../config/schema.ts';
+import type { RunConfig, TestEvalConfig } from '../config/schema.ts';
+import { localSgdOptionsOf } from '../local-sgd.ts';
 import { validationKey, validationSecondsKey } from '../records.ts';
 import { type ConfigSummary, displayValue } from './aggregate.ts';
 import { metricLabel } from './format.ts';
@@ -26,6 +28,10 @@ export function examplesPerIteration(config: RunConfig): number {
   const a = config.algorithm;
   if ('meta_iters' in a) return a.meta_batch * a.inner_iters * a.inner_batch;
   if ('train_iters' in a) return a.train_batch;
+  if (a.name === 'local-sgd') {
+    const plan = planLocalSgd(localSgdOptionsOf(a, config.eval as TestEvalConfig));
+    return plan.chunk * plan.examplesPerStep;
+  }
   return 0;
 }
 

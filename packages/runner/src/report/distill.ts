@@ -1,8 +1,8 @@
 // The few-shot reports' distillation section: each sgd-distill configuration against its teacher, the sgd-pretrain
 // configuration it was distilled from (whose few-shot accuracy is the baseline distillation has to beat).
 import { configHash, type MeanWithCi } from '@reptile-bench/core';
+import { hashableConfig } from '../config/identity.ts';
 import type { RunConfig } from '../config/schema.ts';
-import { hashableConfig } from '../config/sweep.ts';
 import { teacherConfigOf } from '../config/teacher.ts';
 import type { ModeKey } from '../records.ts';
 import type { ConfigSummary } from './aggregate.ts';

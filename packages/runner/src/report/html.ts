@@ -32,7 +32,12 @@ th, td { border: 1px solid #ccc; padding: .3rem .6rem; text-align: left; } th { 
 `;
 
 /** A single self-contained page: tables and inline SVG charts, no scripts and nothing fetched. */
-export function reportHtml(context: ReportContext, summaries: ConfigSummary[], charts: Chart[]): string {
+export function reportHtml(
+  context: ReportContext,
+  summaries: ConfigSummary[],
+  charts: Chart[],
+  extra: { note?: string; sections?: Array<{ setting: string; tables: Table[]; note?: string }> } = {},
+): string {
   const sections: string[] = [];
   for (const table of settingTables(summaries)) {
     const setting = table.title.split(':')[0] as string;
@@ -55,6 +60,23 @@ export function reportHtml(context: ReportContext, summaries: ConfigSummary[], c
       `<section data-section="distillation">\n<h2>${escapeHtml(distillation.title)}</h2>\n` +
         `<p class="note">${escapeHtml(distillationNote)}</p>\n${htmlTable(distillation)}\n</section>`,
     );
+  for (const extraSection of extra.sections ?? []) {
+    const figures = charts
+      .filter((c) => c.setting === extraSection.setting)
+      .map(
+        (c) =>
+          `<figure class="chart" data-chart="${c.kind}" data-setting="${escapeHtml(c.setting)}" ` +
+          `aria-label="${escapeHtml(c.title)}">\n${c.svg}\n</figure>`,
+      )
+      .join('\n');
+    const tables = extraSection.tables
+      .map((t) => `<h2>${escapeHtml(t.title)}</h2>\n${htmlTable(t)}`)
+      .join('\n');
+    const note = extraSection.note ? `<p class="note">${escapeHtml(extraSection.note)}</p>\n` : '';
+    sections.push(
+      `<section data-setting="${escapeHtml(extraSection.setting)}">\n${tables}\n${note}<div class="charts">\n${figures}\n</div>\n</section>`,
+    );
+  }
   const failed = failedRunsTable(context.runs);
   if (failed)
     sections.push(`<section>\n<h2>${escapeHtml(failed.title)}</h2>\n${htmlTable(failed)}\n</section>`);
@@ -70,7 +92,7 @@ export function reportHtml(context: ReportContext, summaries: ConfigSummary[], c
 <h1>Sweep <code>${escapeHtml(context.sweep)}</code></h1>
 ${context.description ? `<p>${escapeHtml(context.description)}</p>` : ''}
 <p class="note">Runs up to ${escapeHtml(context.generatedAt.toISOString())} — ${escapeHtml(provenance(context))}.</p>
-<p class="note">${escapeHtml(methodNote)}</p>
+<p class="note">${escapeHtml(extra.note ?? methodNote)}</p>
 ${sections.join('\n')}
 </body>
 </html>

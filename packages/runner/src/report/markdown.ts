@@ -15,6 +15,8 @@ function describeSetting(s: ConfigSummary): string {
   if (d.name === 'omniglot') {
     return `Omniglot ${d.ways}-way ${d.shots}-shot (${d.split} split) — ${metricLabel(s.metric)}, higher is better`;
   }
+  if (d.name === 'fashion-mnist' || d.name === 'cifar10')
+    return `${d.name === 'cifar10' ? 'CIFAR-10' : 'Fashion-MNIST'}, ${s.config.model.name} — test-set ${metricLabel(s.metric)}, higher is better`;
   if (d.name !== 'sine') return `${d.name} — ${metricLabel(s.metric)} on the test split, higher is better`;
   return `Sine waves, ${d.shots} support points — ${metricLabel(s.metric)} on ${d.query_shots} query points, lower is better`;
 }
@@ -114,10 +116,14 @@ export function failedRunsTable(runs: StoredRun[]): Table | undefined {
   };
 }
 
-export function reportMarkdown(context: ReportContext, summaries: ConfigSummary[]): string {
+export function reportMarkdown(
+  context: ReportContext,
+  summaries: ConfigSummary[],
+  note = methodNote,
+): string {
   const parts = [`# Sweep \`${context.sweep}\``, ''];
   if (context.description) parts.push(context.description, '');
-  parts.push(`Runs up to ${context.generatedAt.toISOString()} — ${provenance(context)}.`, '', methodNote, '');
+  parts.push(`Runs up to ${context.generatedAt.toISOString()} — ${provenance(context)}.`, '', note, '');
   for (const table of settingTables(summaries)) parts.push(`## ${table.title}`, '', markdownTable(table), '');
   const distillation = distillationTable(summaries);
   if (distillation)

@@ -4,7 +4,7 @@ import {
   type MetricKind,
   type ModeKey,
   metricKindOf,
-  modeKeys,
+  reportModeKeys,
   resultFromSummary,
   type StoredRun,
 } from '../records.ts';
@@ -27,6 +27,9 @@ function hyperparameters(config: RunConfig): Record<string, number | string> {
   } else if ('train_iters' in a) {
     h.meta_iters = a.train_iters;
     h.meta_batch = a.train_batch;
+    h.learning_rate = a.learning_rate;
+  } else if (a.name === 'local-sgd') {
+    h.meta_batch = a.batch;
     h.learning_rate = a.learning_rate;
   }
   return h;
@@ -62,6 +65,8 @@ export const resultsColumns = [
   'transductive',
   'transductive_ci95',
   'episodes',
+  'test',
+  'test_ci95',
   'train_seconds',
   'eval_seconds',
   'meta_iters_per_s',
@@ -105,7 +110,9 @@ export function resultsCsv(runs: StoredRun[]): string {
       nontransductive_ci95: metricColumnValue(metric, mode('nontransductive')?.ci95),
       transductive: metricColumnValue(metric, mode('transductive')?.mean),
       transductive_ci95: metricColumnValue(metric, mode('transductive')?.ci95),
-      episodes: (mode('nontransductive') ?? mode('transductive'))?.n ?? '',
+      episodes: (mode('nontransductive') ?? mode('transductive') ?? mode('test'))?.n ?? '',
+      test: metricColumnValue(metric, mode('test')?.mean),
+      test_ci95: metricColumnValue(metric, mode('test')?.ci95),
       train_seconds: csvNumber(run.summary.train_seconds, 4),
       eval_seconds: csvNumber(run.summary.eval_seconds, 4),
       meta_iters_per_s: csvNumber(run.summary.meta_iters_per_s, 4),
@@ -140,6 +147,9 @@ export const summaryColumns = [
   'transductive',
   'transductive_ci95',
   'transductive_seed_ci95',
+  'test',
+  'test_ci95',
+  'test_seed_ci95',
   'episodes',
   'train_seconds',
   'eval_seconds',
@@ -171,7 +181,10 @@ export function summaryCsv(summaries: ConfigSummary[]): string {
       transductive: metricColumnValue(s.metric, m('transductive')?.pooled.mean),
       transductive_ci95: metricColumnValue(s.metric, m('transductive')?.pooled.ci95),
       transductive_seed_ci95: metricColumnValue(s.metric, m('transductive')?.acrossSeeds.ci95),
-      episodes: modeKeys.map((k) => s.modes[k]?.pooled.n).find((n) => n !== undefined) ?? '',
+      test: metricColumnValue(s.metric, m('test')?.pooled.mean),
+      test_ci95: metricColumnValue(s.metric, m('test')?.pooled.ci95),
+      test_seed_ci95: metricColumnValue(s.metric, m('test')?.acrossSeeds.ci95),
+      episodes: reportModeKeys.map((k) => s.modes[k]?.pooled.n).find((n) => n !== undefined) ?? '',
       train_seconds: csvNumber(s.trainSeconds, 4),
       eval_seconds: csvNumber(s.evalSeconds, 4),
       meta_iters_per_s: csvNumber(s.metaItersPerSecond, 4),

@@ -2,8 +2,8 @@
 // students' gaps to their teacher at each label share, and a verdict on the claims the experiment tests.
 import { configHash, type MeanWithCi, meanWithCi, stableStringify } from '@reptile-bench/core';
 import { stringify } from 'csv-stringify/sync';
+import { hashableConfig } from '../config/identity.ts';
 import { isTextRun, type RunConfig, type TextRunConfig } from '../config/schema.ts';
-import { hashableConfig } from '../config/sweep.ts';
 import { teacherConfigOf } from '../config/teacher.ts';
 import type { StoredRun } from '../records.ts';
 import { poolMeanWithCi } from './aggregate.ts';

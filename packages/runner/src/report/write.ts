@@ -1,7 +1,16 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isClassificationRun } from '../config/schema.ts';
 import type { StoredRun } from '../records.ts';
 import { type ConfigSummary, summarizeConfigs } from './aggregate.ts';
+import {
+  averagingCharts,
+  averagingMarkdown,
+  averagingMethodNote,
+  averagingSettings,
+  averagingTables,
+  costNote,
+} from './averaging.ts';
 import { settingCharts } from './charts.ts';
 import { reportHtml } from './html.ts';
 import { reportMarkdown } from './markdown.ts';
@@ -45,6 +54,9 @@ export async function writeReports(
   if (sorted.length > 0 && sorted.every(isTextRecord))
     return writeTextReports(out, sweep, sorted, generatedAt);
   const summaries = summarizeConfigs(sorted.filter((r) => !isTextRecord(r)));
+  // Single-task classification settings get their own tables (budgets, time to accuracy, verdicts).
+  const fewShot = summaries.filter((s) => !isClassificationRun(s.config));
+  const averaging = averagingSettings(summaries);
   const context = {
     sweep: sweep.name,
     ...(sweep.description === undefined ? {} : { description: sweep.description }),
@@ -52,14 +64,23 @@ export async function writeReports(
     generatedAt: generatedAt ?? new Date(Math.max(0, ...sorted.map((r) => r.endTime ?? r.startTime))),
     runs: sorted,
   };
-  const charts = await settingCharts(summaries);
+  const charts = [...(await settingCharts(fewShot)), ...(await averagingCharts(averaging))];
+  const onlyAveraging = averaging.length > 0 && fewShot.length === 0;
+  const markdown =
+    averaging.length === 0
+      ? reportMarkdown(context, summaries)
+      : `${reportMarkdown(context, fewShot, onlyAveraging ? averagingMethodNote : undefined).trimEnd()}\n\n${averagingMarkdown(averaging)}`;
+  const html = reportHtml(context, fewShot, charts, {
+    ...(onlyAveraging ? { note: averagingMethodNote } : {}),
+    sections: averaging.map((s) => ({ setting: s.setting, tables: averagingTables(s), note: costNote(s) })),
+  });
   const dir = join(out, sweep.name);
   await mkdir(dir, { recursive: true });
   const files: Array<[string, string]> = [
     ['results.csv', resultsCsv(sorted)],
     ['summary.csv', summaryCsv(summaries)],
-    ['report.md', reportMarkdown(context, summaries)],
-    ['report.html', reportHtml(context, summaries, charts)],
+    ['report.md', markdown],
+    ['report.html', html],
   ];
   for (const [name, content] of files) await writeFileAtomic(join(dir, name), content);
   const text = sorted.filter(isTextRecord);

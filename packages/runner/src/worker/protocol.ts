@@ -20,6 +20,8 @@ export type FromWorker =
   | { type: 'progress'; runId: string; progress: RunProgress }
   | { type: 'started'; runId: string }
   | { type: 'note'; runId: string; text: string }
+  /** A checkpoint of the run was just written in its folder. */
+  | { type: 'checkpoint'; runId: string }
   | {
       type: 'done';
       runId: string;

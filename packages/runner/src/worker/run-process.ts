@@ -39,12 +39,20 @@ async function complete(message: FromWorker, code: number): Promise<never> {
   process.exit(code);
 }
 
-/** The first request stops the run cleanly (checkpoint, KILLED); the second exits now. */
-function stop(reason: string, code: number): void {
-  if (stopping) {
+let signalled = false;
+
+/**
+ * The first request stops the run cleanly (checkpoint, KILLED). A second signal exits at once; the sweep's abort
+ * message and the closed channel never count as a second request (Ctrl-C reaches this process and the sweep
+ * together, and the sweep then asks again).
+ */
+function stop(reason: string, code: number, fromSignal: boolean): void {
+  if (fromSignal && signalled) {
     process.stderr.write(`${reason} again: exiting now\n`);
     process.exit(code);
   }
+  signalled ||= fromSignal;
+  if (stopping) return;
   stopping = true;
   stopCode = code;
   controller.abort(new Error(reason));
@@ -52,15 +60,15 @@ function stop(reason: string, code: number): void {
 }
 
 process.on('disconnect', () => {
-  if (!completed) stop('the sweep process went away', 143);
+  if (!completed) stop('the sweep process went away', 143, false);
 });
-process.on('SIGINT', () => stop('interrupted (SIGINT)', 130));
-process.on('SIGTERM', () => stop('terminated (SIGTERM)', 143));
-process.on('SIGHUP', () => stop('hung up (SIGHUP)', 129));
+process.on('SIGINT', () => stop('interrupted (SIGINT)', 130, true));
+process.on('SIGTERM', () => stop('terminated (SIGTERM)', 143, true));
+process.on('SIGHUP', () => stop('hung up (SIGHUP)', 129, true));
 
 process.on('message', (message: ToWorker) => {
   if (message.type === 'abort') {
-    stop(message.reason, 143);
+    stop(message.reason, 143, false);
     return;
   }
   const { run, out, commit, threads, resume } = message;
@@ -79,6 +87,7 @@ process.on('message', (message: ToWorker) => {
           send({ type: 'started', runId: run.runId });
         },
         onNote: (text) => send({ type: 'note', runId: run.runId, text }),
+        onCheckpoint: () => send({ type: 'checkpoint', runId: run.runId }),
         onProgress: (progress) => {
           if (crashAt && progress.phase === crashAt[1] && progress.done >= Number(crashAt[2]))
             process.kill(process.pid, 'SIGKILL');

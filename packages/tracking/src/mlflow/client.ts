@@ -2,6 +2,7 @@
 // sends against the server's rules, splits log-batch calls to MLflow's limits, retries 429 and 5xx with
 // exponential backoff and full jitter, and turns MLflow's `{error_code, message}` into `MlflowApiError`.
 import { readFile } from 'node:fs/promises';
+import { backoffDelay, sleep } from '../backoff.ts';
 import {
   MLFLOW_LIMITS,
   validateMlflowKey,
@@ -45,6 +46,8 @@ export interface MlflowRun {
   metrics: MlflowMetric[];
   params: Record<string, string>;
   tags: Record<string, string>;
+  /** Ids of the logged models recorded as the run's outputs. */
+  modelOutputs: string[];
 }
 
 export interface MlflowFileInfo {
@@ -85,8 +88,31 @@ export interface MlflowClient {
   readonly trackingUri: string;
   getExperimentByName(name: string): Promise<MlflowExperiment | undefined>;
   createExperiment(name: string, tags?: Record<string, string>): Promise<string>;
-  /** The experiment's id, creating it if needed (safe when several processes race to create it). */
-  getOrCreateExperiment(name: string): Promise<string>;
+  /**
+   * The experiment's id, creating it if needed (safe when several processes race to create it), with `tags`
+   * when this call creates it.
+   */
+  getOrCreateExperiment(name: string, tags?: Record<string, string>): Promise<string>;
+  /** Creates an MLflow 3 logged model (a model entity of its own, listed with its source run). */
+  createLoggedModel(o: {
+    experimentId: string;
+    name: string;
+    sourceRunId?: string;
+    modelType?: string;
+    tags?: Record<string, string>;
+  }): Promise<MlflowLoggedModel>;
+  /** Logged models of an experiment matching a filter (e.g. `tags.\`key\` = 'value'`). */
+  searchLoggedModels(experimentId: string, filter?: string): Promise<MlflowLoggedModel[]>;
+  /** Stores a file among a logged model's artifacts. */
+  uploadLoggedModelArtifact(
+    model: MlflowLoggedModel,
+    path: string,
+    content: string | Uint8Array | { file: string },
+  ): Promise<void>;
+  /** Marks a logged model ready (its artifacts are complete). */
+  finalizeLoggedModel(modelId: string): Promise<void>;
+  /** Records logged models as a run's outputs (how MLflow's UI finds a run's "Logged models"); once per model. */
+  logRunOutputs(runId: string, modelIds: string[]): Promise<void>;
   createRun(o: {
     experimentId: string;
     runName?: string;
@@ -153,15 +179,17 @@ const RETRYABLE_STATUS = (status: number): boolean => status === 429 || status >
 export function createMlflowClient(options: MlflowClientOptions): MlflowClient {
   const base = parseTrackingUri(options.trackingUri);
   const defaultRetries = options.retries ?? 5;
-  const minBackoff = options.minBackoffMs ?? 250;
-  const maxBackoff = options.maxBackoffMs ?? 8000;
+  const backoff = {
+    minBackoffMs: options.minBackoffMs ?? 250,
+    maxBackoffMs: options.maxBackoffMs ?? 8000,
+    random: options.random ?? Math.random,
+  };
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const random = options.random ?? Math.random;
   const doFetch = options.fetch ?? fetch;
   const artifactRoots = new Map<string, string>();
 
   async function request(
-    method: 'GET' | 'POST' | 'PUT',
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH',
     endpoint: string,
     o: { query?: Record<string, string | number | undefined>; json?: unknown; body?: Uint8Array } = {},
     retries = defaultRetries,
@@ -202,9 +230,7 @@ export function createMlflowClient(options: MlflowClientOptions): MlflowClient {
         }
       }
       if (attempt >= retries) throw failure;
-      // Full jitter: clients that failed together do not retry together.
-      const ceiling = Math.min(maxBackoff, minBackoff * 2 ** attempt);
-      await sleep(Math.max(retryAfterMs ?? 0, random() * ceiling));
+      await sleep(Math.max(retryAfterMs ?? 0, backoffDelay(attempt, backoff)));
     }
   }
 
@@ -261,7 +287,7 @@ export function createMlflowClient(options: MlflowClientOptions): MlflowClient {
       return answer.experiment_id;
     },
 
-    async getOrCreateExperiment(name) {
+    async getOrCreateExperiment(name, tags = {}) {
       validateExperimentName(name);
       const existing = await client.getExperimentByName(name);
       if (existing !== undefined) {
@@ -274,7 +300,7 @@ export function createMlflowClient(options: MlflowClientOptions): MlflowClient {
         return existing.experimentId;
       }
       try {
-        return await client.createExperiment(name);
+        return await client.createExperiment(name, tags);
       } catch (error) {
         // Another process created it between our lookup and our create.
         if (error instanceof MlflowApiError && error.errorCode === 'RESOURCE_ALREADY_EXISTS') {
@@ -382,6 +408,62 @@ export function createMlflowClient(options: MlflowClientOptions): MlflowClient {
       return points;
     },
 
+    async createLoggedModel({ experimentId, name, sourceRunId, modelType, tags = {} }) {
+      const answer = await call<{ model: RawLoggedModel }>('POST', '/api/2.0/mlflow/logged-models', {
+        experiment_id: experimentId,
+        name,
+        source_run_id: sourceRunId,
+        model_type: modelType,
+        tags: toKeyValues('tag', tags),
+      });
+      return toLoggedModel(answer.model);
+    },
+
+    async searchLoggedModels(experimentId, filter) {
+      const models: MlflowLoggedModel[] = [];
+      let pageToken: string | undefined;
+      do {
+        const answer = await call<{ models?: RawLoggedModel[]; next_page_token?: string }>(
+          'POST',
+          '/api/2.0/mlflow/logged-models/search',
+          { experiment_ids: [experimentId], filter, page_token: pageToken },
+        );
+        models.push(...(answer.models ?? []).map(toLoggedModel));
+        pageToken = answer.next_page_token || undefined;
+      } while (pageToken !== undefined);
+      return models;
+    },
+
+    async uploadLoggedModelArtifact(model, path, content) {
+      const root = servedArtifactPath(model.artifactUri, model.modelId);
+      const body =
+        typeof content === 'string'
+          ? new TextEncoder().encode(content)
+          : content instanceof Uint8Array
+            ? content
+            : new Uint8Array(await readFile(content.file));
+      await request(
+        'PUT',
+        `/api/2.0/mlflow-artifacts/artifacts/${encodePath(`${root}/${artifactName(path)}`)}`,
+        {
+          body,
+        },
+      );
+    },
+
+    async finalizeLoggedModel(modelId) {
+      await request('PATCH', `/api/2.0/mlflow/logged-models/${encodeURIComponent(modelId)}`, {
+        json: { model_id: modelId, status: 'LOGGED_MODEL_READY' },
+      });
+    },
+
+    async logRunOutputs(runId, modelIds) {
+      await call('POST', '/api/2.0/mlflow/runs/outputs', {
+        run_id: runId,
+        models: modelIds.map((id) => ({ model_id: id, step: 0 })),
+      });
+    },
+
     async uploadArtifact(runId, path, content) {
       const root = await artifactRoot(runId);
       const body =
@@ -472,6 +554,42 @@ function encodePath(path: string): string {
 }
 
 /** `mlflow-artifacts:/1/<run>/artifacts` (or with `//host:port`) → `1/<run>/artifacts`. */
+interface RawLoggedModel {
+  info: {
+    model_id: string;
+    experiment_id: string;
+    name: string;
+    artifact_uri: string;
+    status?: string;
+    source_run_id?: string;
+    tags?: Array<{ key: string; value: string }>;
+  };
+}
+
+/** An MLflow 3 logged model. */
+export interface MlflowLoggedModel {
+  modelId: string;
+  experimentId: string;
+  name: string;
+  artifactUri: string;
+  status?: string;
+  sourceRunId?: string;
+  tags: Record<string, string>;
+}
+
+function toLoggedModel(raw: RawLoggedModel): MlflowLoggedModel {
+  const { info } = raw;
+  return {
+    modelId: info.model_id,
+    experimentId: info.experiment_id,
+    name: info.name,
+    artifactUri: info.artifact_uri,
+    ...(info.status === undefined ? {} : { status: info.status }),
+    ...(info.source_run_id === undefined ? {} : { sourceRunId: info.source_run_id }),
+    tags: Object.fromEntries((info.tags ?? []).map((t) => [t.key, t.value])),
+  };
+}
+
 function servedArtifactPath(artifactUri: string, runId: string): string {
   const match = /^mlflow-artifacts:(?:\/\/[^/]*)?\/(.*)$/.exec(artifactUri);
   if (match === null) {
@@ -602,6 +720,7 @@ interface RawRun {
     params?: Array<{ key: string; value: string }>;
     tags?: Array<{ key: string; value: string }>;
   };
+  outputs?: { model_outputs?: Array<{ model_id: string; step?: number }> };
 }
 
 const toRecord = (pairs: Array<{ key: string; value: string }> = []): Record<string, string> =>
@@ -646,6 +765,7 @@ function toRun(raw: RawRun): MlflowRun {
     metrics: (raw.data?.metrics ?? []).map(toMetric),
     params: toRecord(raw.data?.params),
     tags: toRecord(raw.data?.tags),
+    modelOutputs: (raw.outputs?.model_outputs ?? []).map((m) => m.model_id),
   };
 }
 
@@ -712,8 +832,4 @@ function parseRetryAfter(header: string | null): number | undefined {
   if (header === null) return undefined;
   const seconds = Number(header);
   return Number.isFinite(seconds) ? Math.min(seconds * 1000, 60_000) : undefined;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

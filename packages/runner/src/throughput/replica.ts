@@ -1,11 +1,8 @@
-// Replica-side work of the throughput benchmark (see throughput.ts); runs in the pool's worker threads.
+// Replica-side work of the throughput benchmark (see measure.ts); runs in the pool's worker threads.
 import { readFileSync } from 'node:fs';
 import { type PackedArrays, tf, unpackArrays } from '@reptile-bench/backend';
 import { createRng } from '@reptile-bench/core';
-import { createModel } from './create.ts';
-import type { Model } from './model.ts';
-import { adam } from './optimizers.ts';
-import { toArrays, toTensors, trainStep } from './train.ts';
+import { adam, createModel, type Model, toArrays, toTensors, trainStep } from '@reptile-bench/models';
 
 export interface ReplicaWork {
   config: Record<string, unknown>;

@@ -1,31 +1,9 @@
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// A sweep end to end: run what is not finished, write the reports, summarise the outcome.
 import { openRunStore } from '@reptile-bench/tracking';
 import type { SweepPlan } from './config/sweep.ts';
 import type { StoredRun } from './records.ts';
 import { type WrittenReport, writeReports } from './report/write.ts';
 import type { RunOutcome, SweepOptions } from './scheduler.ts';
-
-/** The repository root (the folder holding pnpm-workspace.yaml), for finding experiments/ from anywhere. */
-export function repoRoot(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
-
-/** `experiments/<suite>.yaml` from the working directory or the repository root, or the path as given. */
-export function suiteFile(suite: string): string {
-  if (suite.endsWith('.yaml') || suite.endsWith('.yml')) return suite;
-  const candidates = [resolve('experiments', `${suite}.yaml`)];
-  const root = repoRoot();
-  if (root) candidates.push(join(root, 'experiments', `${suite}.yaml`));
-  return candidates.find((c) => existsSync(c)) ?? (candidates[0] as string);
-}
 
 /** The stored runs of a planned sweep (only the runs it plans now, so stale configs stay out of reports). */
 export async function storedRunsOf(out: string, plan: SweepPlan): Promise<StoredRun[]> {
@@ -46,18 +24,26 @@ export interface SweepResult {
   interrupted?: NodeJS.Signals;
 }
 
+/** What runs the planned runs: local worker processes (`runSweeps`) unless told otherwise (the job queue). */
+export type Scheduler = (
+  plans: SweepPlan[],
+  options: SweepOptions,
+) => Promise<RunOutcome[] & { interrupted?: NodeJS.Signals }>;
+
 /**
  * Runs the sweeps (resuming earlier work) and writes each sweep's reports from the run store, unless
  * `writeReportFiles` is false.
  */
 export async function sweepAndReport(
   plans: SweepPlan[],
-  options: SweepOptions & { writeReportFiles?: boolean },
+  options: SweepOptions & { writeReportFiles?: boolean; schedule?: Scheduler },
 ): Promise<SweepResult> {
   // Loaded here rather than at the top: the scheduler pulls in the training stack, which `--help`, `--dry-run`
   // and `report` do not need.
+  const schedule = options.schedule ?? (await import('./scheduler.ts')).runSweeps;
+  // Distillation students wait for their teachers (teachers.ts); without students this is `schedule`.
   const { runWithTeachers } = await import('./teachers.ts');
-  const outcomes = await runWithTeachers(plans, options);
+  const outcomes = await runWithTeachers(plans, options, schedule);
   const reports: WrittenReport[] = [];
   for (const plan of options.writeReportFiles === false ? [] : plans) {
     const scope = plan.reportScope;

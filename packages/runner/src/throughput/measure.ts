@@ -8,43 +8,15 @@ import {
   tf,
 } from '@reptile-bench/backend';
 import { createRng } from '@reptile-bench/core';
-import { createModel } from './create.ts';
-import { adam } from './optimizers.ts';
-import { syntheticBatch } from './throughput-replica.ts';
-import { toTensors, trainStep } from './train.ts';
+import { meanUpdate, metaStepAt } from '@reptile-bench/meta';
+import { adam, createModel, toTensors, trainStep } from '@reptile-bench/models';
+import { syntheticBatch } from './replica.ts';
+import { type ThroughputWorkload, throughputWorkloads } from './workloads.ts';
 
-/** Training settings of the paper's runs that the benchmark reproduces (compute only: synthetic inputs). */
-export interface ThroughputWorkload {
-  model: Record<string, unknown>;
-  innerBatch: number;
-  innerIterations: number;
-  metaBatch: number;
-  learningRate: number;
-}
+export { type ThroughputWorkload, throughputWorkloads };
 
-export const throughputWorkloads: Record<string, ThroughputWorkload> = {
-  'omniglot-5w1s': {
-    model: { kind: 'conv4', ways: 5, inputShape: [28, 28, 1], filters: 64 },
-    innerBatch: 10,
-    innerIterations: 5,
-    metaBatch: 5,
-    learningRate: 1e-3,
-  },
-  'omniglot-20w1s': {
-    model: { kind: 'conv4', ways: 20, inputShape: [28, 28, 1], filters: 64 },
-    innerBatch: 20,
-    innerIterations: 10,
-    metaBatch: 5,
-    learningRate: 5e-4,
-  },
-  sine: {
-    model: { kind: 'mlp', inputSize: 1, hidden: [64, 64], outputSize: 1, activation: 'tanh' },
-    innerBatch: 10,
-    innerIterations: 32,
-    metaBatch: 5,
-    learningRate: 1e-3,
-  },
-};
+/** The paper's ε schedule for the benchmark's meta-iterations (it never runs near 100k of them). */
+const paperSchedule = { metaIterations: 100_000, metaStep: 1, metaStepFinal: 0 };
 
 export interface ThroughputOptions {
   workload: string;
@@ -67,9 +39,15 @@ export interface ThroughputResult {
   inner_steps_per_s: number;
   /**
    * Inner steps per second of CPU time of one replica thread (Linux only): what one core delivers when no other
-   * job competes for it; with n idle cores, n replicas give about n times this.
+   * job competes for it; with n idle cores, n replicas give about n times this. Not for tensorflow, which computes
+   * in threads of its own.
    */
   inner_steps_per_cpu_s?: number;
+  /**
+   * Inner steps per second of CPU time of the whole process while they ran (every thread: the replicas and, on
+   * tensorflow, TensorFlow's own): the steps a core delivers, comparable across backends on a shared machine.
+   */
+  inner_steps_per_process_cpu_s: number;
   /** Reptile meta-iterations per second: metaBatch tasks adapted on the replicas, then φ moves to their mean. */
   meta_iters_per_s: number;
   /** One training step and one forward pass on this thread: wall-clock and CPU time (10th percentiles, ms). */
@@ -161,7 +139,7 @@ export async function measureThroughput(options: ThroughputOptions): Promise<Thr
       : stepOverForward(workload, 0, 3);
 
   const pool = await createReplicaPool({
-    module: new URL('./throughput-replica.ts', import.meta.url),
+    module: new URL('./replica.ts', import.meta.url),
     backend,
     ...(options.workers === undefined ? {} : { workers: options.workers }),
   });
@@ -193,6 +171,7 @@ export async function measureThroughput(options: ThroughputOptions): Promise<Thr
     let innerSeconds = 0;
     let innerCpuSeconds: number | undefined = 0;
     const innerEnd = performance.now() + (budget / 2) * 1000;
+    const processCpuStart = cpuMs();
     do {
       const t = performance.now();
       const reports = await Promise.all(
@@ -213,6 +192,7 @@ export async function measureThroughput(options: ThroughputOptions): Promise<Thr
       innerSeconds += (performance.now() - t) / 1000;
       innerSteps += perTask * pool.workers;
     } while (options.steps === undefined && performance.now() < innerEnd);
+    const processCpuSeconds = (cpuMs() - processCpuStart) / 1000;
 
     // Meta-iterations: φ shared with every task, adapted parameters moved back, φ ← φ + ε (mean φ' − φ).
     const metaTarget =
@@ -240,16 +220,9 @@ export async function measureThroughput(options: ThroughputOptions): Promise<Thr
           }),
         ),
       );
-      // The paper's meta-step: 1 annealed linearly to 0 over 100k iterations.
-      const epsilon = 1 - metaIterations / 1e5;
-      phi.forEach((p, i) => {
-        const tasks = adapted.map((a) => a[i] as Float32Array);
-        for (let k = 0; k < p.length; k++) {
-          let sum = 0;
-          for (const t of tasks) sum += t[k] as number;
-          p[k] = (p[k] as number) + epsilon * (sum / tasks.length - (p[k] as number));
-        }
-      });
+      // The paper's meta-step: 1 annealed linearly to 0 over 100k iterations; the update every learner uses.
+      const epsilon = metaStepAt(metaIterations, paperSchedule);
+      meanUpdate(phi, adapted, epsilon, 'towards');
       metaIterations++;
     }
     const metaSeconds = (performance.now() - metaStart) / 1000;
@@ -261,9 +234,11 @@ export async function measureThroughput(options: ThroughputOptions): Promise<Thr
       threads_per_worker: info.threads,
       workers: pool.workers,
       inner_steps_per_s: innerSteps / innerSeconds,
-      ...(innerCpuSeconds === undefined || innerCpuSeconds <= 0
+      // tensorflow computes in its own thread pool, whose time the replica thread's CPU time leaves out
+      ...(innerCpuSeconds === undefined || innerCpuSeconds <= 0 || backend === 'tensorflow'
         ? {}
         : { inner_steps_per_cpu_s: innerSteps / innerCpuSeconds }),
+      inner_steps_per_process_cpu_s: innerSteps / processCpuSeconds,
       meta_iters_per_s: metaIterations / metaSeconds,
       train_step_ms: ratio.stepMs,
       forward_ms: ratio.forwardMs,

@@ -1,0 +1,189 @@
+#!/usr/bin/env node
+// Measures the power and the false-alarm rate of `reptile-bench check --suite ci` against the committed baseline:
+//  - power: real bugs, each injected into a temporary copy of the code at HEAD (a git worktree), must fail the check;
+//  - false alarms: the unmodified code along other training trajectories (training_seed = 100, 101, ...; the
+//    baseline's own null replicates use 1..K) should pass at least 95% of the time.
+// Usage: node scripts/check-mutants.mjs [--mutants a,b,...] [--null N] [--workers N] [--markdown FILE]
+// Every check writes its runs to a temporary folder; nothing under results/ changes except the --markdown file.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const baseline = join(root, 'results', 'baselines', 'ci.json');
+const cache = process.env.REPTILE_BENCH_CACHE ?? join(root, '.cache', 'datasets');
+// The copies live in a temporary folder, away from the archives beside this checkout: point them at those.
+const sharedOmniglot = join(root, '..', 'shared', 'data', 'omniglot');
+const omniglotDir = process.env.OMNIGLOT_DIR ?? (existsSync(sharedOmniglot) ? sharedOmniglot : undefined);
+
+/** One-line bugs: the file, the exact text, what replaces it, and what it breaks. */
+const mutants = {
+  'meta-step-halved': {
+    file: 'packages/reptile/src/reptile.ts',
+    find: '          epsilon,\n',
+    replace: '          epsilon / 2,\n',
+    what: "Reptile's meta-step ε halved",
+  },
+  'adam-beta1-0.9': {
+    file: 'packages/models/src/optimizers.ts',
+    find: 'adam({ learningRate: o.learningRate, beta1: 0 })',
+    replace: 'adam({ learningRate: o.learningRate, beta1: 0.9 })',
+    what: 'the inner Adam with β1 = 0.9 instead of 0 (training and adaptation)',
+  },
+  'inner-lr-halved': {
+    file: 'packages/meta/src/task.ts',
+    find: 'createOptimizer({ optimizer: job.optimizer.kind, learningRate: job.optimizer.learningRate })',
+    replace:
+      'createOptimizer({ optimizer: job.optimizer.kind, learningRate: job.optimizer.learningRate / 2 })',
+    what: 'the meta-training inner learning rate halved (every algorithm)',
+  },
+  'rotation-off': {
+    file: 'packages/datasets/src/omniglot-split.ts',
+    find: 'augment ? ROTATIONS : [0]',
+    replace: '[0]',
+    what: 'Omniglot training without the rotation augmentation',
+  },
+  'meta-batch-one-short': {
+    file: 'packages/reptile/src/reptile.ts',
+    find: 'adapted.map((task) => task.params)',
+    replace: 'adapted.slice(1).map((task) => task.params)',
+    what: "Reptile's meta-update averaging 4 of its 5 tasks",
+  },
+};
+
+const { values } = parseArgs({
+  options: {
+    mutants: { type: 'string', default: Object.keys(mutants).join(',') },
+    null: { type: 'string', default: '5' },
+    workers: { type: 'string', default: '2' },
+    markdown: { type: 'string' },
+  },
+});
+const selected = values.mutants === '' ? [] : values.mutants.split(',');
+for (const name of selected)
+  if (!(name in mutants)) {
+    console.error(
+      `check-mutants: unknown mutant ${name}; the mutants are ${Object.keys(mutants).join(', ')}`,
+    );
+    process.exit(2);
+  }
+const nullRuns = Number(values.null);
+if (!Number.isInteger(nullRuns) || nullRuns < 0) {
+  console.error(`check-mutants: --null must be a non-negative integer, got ${values.null}`);
+  process.exit(2);
+}
+
+/** `reptile-bench check` in `dir` against the committed baseline; the parsed --json line and the exit code. */
+function check(dir, out, extra = []) {
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(dir, 'packages/runner/bin/reptile-bench.mjs'),
+      'check',
+      '--suite',
+      'ci',
+      '--baseline',
+      baseline,
+      '--out',
+      out,
+      '--workers',
+      values.workers,
+      '--progress',
+      'none',
+      '--json',
+      ...extra,
+    ],
+    // The copies share the decoded Omniglot of this checkout instead of decoding the archives again.
+    {
+      cwd: dir,
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+      env: {
+        ...process.env,
+        REPTILE_BENCH_CACHE: cache,
+        ...(omniglotDir === undefined ? {} : { OMNIGLOT_DIR: omniglotDir }),
+      },
+    },
+  );
+  const line = r.stdout.trim().split('\n').filter(Boolean).pop();
+  if (!line?.startsWith('{'))
+    throw new Error(`check in ${dir} printed no result (exit ${r.status}):\n${r.stderr}`);
+  return { code: r.status, result: JSON.parse(line) };
+}
+
+/** The worst change per metric kind: accuracy in points, MSE in percent (positive = worse). */
+function worst(result) {
+  const rows = result.rows.filter((r) => typeof r.change === 'number');
+  const acc = rows.filter((r) => r.kind === 'accuracy');
+  const mse = rows.filter((r) => r.kind === 'mse');
+  const pick = (rs, value) => rs.map((r) => ({ r, v: value(r) })).sort((a, b) => b.v - a.v)[0];
+  const a = pick(acc, (r) => -r.change * 100);
+  const m = pick(mse, (r) => (Math.exp(r.change * -1) - 1) * 100);
+  return {
+    accuracy: a ? `${a.v.toFixed(2)} pts (${a.r.config} ${a.r.metric})` : 'n/a',
+    mse: m ? `${m.v.toFixed(1)}% (${m.r.config} ${m.r.metric})` : 'n/a',
+  };
+}
+
+const lines = [];
+const say = (s) => {
+  console.log(s);
+  lines.push(s);
+};
+const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+say(`# Power and false alarms of \`check --suite ci\` (commit ${commit})`);
+say('');
+say(`Reproduce: \`node scripts/check-mutants.mjs --null ${nullRuns}\` (each check trains the whole suite).`);
+say('Worst changes are losses: accuracy points lost, MSE percent gained, over the metrics of the suite.');
+say('');
+say('| mutant | what it breaks | check | worst accuracy loss | worst MSE increase | regressed metrics |');
+say('| --- | --- | --- | --- | --- | --- |');
+for (const name of selected) {
+  const m = mutants[name];
+  const work = mkdtempSync(join(tmpdir(), `mutant-${name}-`));
+  const copy = join(work, 'code');
+  try {
+    execFileSync('git', ['worktree', 'add', '--detach', copy, 'HEAD'], { cwd: root, stdio: 'ignore' });
+    execFileSync('pnpm', ['install', '--offline', '--frozen-lockfile'], { cwd: copy, stdio: 'ignore' });
+    const file = join(copy, m.file);
+    const text = readFileSync(file, 'utf8');
+    if (!text.includes(m.find))
+      throw new Error(`mutant ${name}: ${m.file} no longer contains ${JSON.stringify(m.find)}`);
+    writeFileSync(file, text.replace(m.find, m.replace));
+    const { code, result } = check(copy, join(work, 'results'));
+    const w = worst(result);
+    const regressed = result.rows
+      .filter((r) => r.status === 'regressed')
+      .map((r) => `${r.config} ${r.metric}`);
+    say(
+      `| ${name} | ${m.what} | ${code === 0 ? 'passed (missed)' : 'FAILED (caught)'} | ${w.accuracy} | ${w.mse} | ${regressed.join('; ') || 'none'} |`,
+    );
+  } finally {
+    spawnSync('git', ['worktree', 'remove', '--force', copy], { cwd: root, stdio: 'ignore' });
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+if (nullRuns > 0) {
+  say('');
+  say('| unmodified code, training_seed | check | worst accuracy loss | worst MSE increase |');
+  say('| --- | --- | --- | --- |');
+  let passed = 0;
+  for (let k = 0; k < nullRuns; k++) {
+    const seed = 100 + k;
+    const work = mkdtempSync(join(tmpdir(), 'null-'));
+    try {
+      const { code, result } = check(root, join(work, 'results'), ['--set', `training_seed=${seed}`]);
+      if (code === 0) passed++;
+      const w = worst(result);
+      say(`| ${seed} | ${code === 0 ? 'passed' : 'FAILED (false alarm)'} | ${w.accuracy} | ${w.mse} |`);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+  say('');
+  say(`False alarms: ${nullRuns - passed} of ${nullRuns} (passed ${passed}/${nullRuns}).`);
+}
+if (values.markdown) writeFileSync(values.markdown, `${lines.join('\n')}\n`);
