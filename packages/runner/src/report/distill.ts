@@ -36,51 +36,66 @@ function parametersOf(s: ConfigSummary): string {
 }
 
 /**
- * One row per sgd-distill configuration of the sweep whose teacher configuration is in it too: both accuracies
- * per evaluation mode, the difference with its CI and whether distillation helps, by student size.
+ * One row per sgd-distill configuration of the sweep whose teacher configuration is in it too: the student's
+ * accuracy against its teacher's and, when the sweep has it, against sgd-pretrain with the student's own model
+ * (the same small network trained on the labels alone), which is what says whether distillation helps at that size.
  */
 export function distillationTable(summaries: ConfigSummary[]): Table | undefined {
   const byHash = new Map(summaries.map((s) => [`${s.sweep}\u0000${s.configHash}`, s]));
+  const find = (sweep: string, config: RunConfig) =>
+    byHash.get(`${sweep}\u0000${configHash(hashableConfig(config))}`);
   const rows: string[][] = [];
   for (const student of summaries) {
     const a = student.config.algorithm;
     if (a.name !== 'sgd-distill') continue;
     const teacherConfig = teacherConfigOf(student.config);
     if (teacherConfig === undefined) continue;
-    const teacher = byHash.get(`${student.sweep}\u0000${configHash(hashableConfig(teacherConfig))}`);
+    const teacher = find(student.sweep, teacherConfig);
     if (teacher === undefined) continue;
-    const diff = (mode: ModeKey) => {
+    // The control: joint pre-training of the student's own architecture, on hard labels only.
+    const alone = find(student.sweep, { ...teacherConfig, model: student.config.model });
+    const diff = (other: ConfigSummary | undefined, mode: ModeKey) => {
       const s = student.modes[mode]?.pooled;
-      const t = teacher.modes[mode]?.pooled;
+      const t = other?.modes[mode]?.pooled;
       return s && t ? differenceOf(s, t) : undefined;
     };
-    rows.push([
-      student.setting,
-      student.name,
-      `${filtersOf(student.config)} / ${filtersOf(teacher.config)}`,
-      `${parametersOf(student)} / ${parametersOf(teacher)}`,
-      `T = ${a.temperature}, α = ${a.alpha}`,
-      `${formatMeanCi(student.metric, student.modes.nontransductive?.pooled)} / ${formatMeanCi(teacher.metric, teacher.modes.nontransductive?.pooled)}`,
-      signedPoints(diff('nontransductive')),
-      `${formatMeanCi(student.metric, student.modes.transductive?.pooled)} / ${formatMeanCi(teacher.metric, teacher.modes.transductive?.pooled)}`,
-      signedPoints(diff('transductive')),
-      verdict(diff('nontransductive')),
-    ]);
+    const pct = (s: ConfigSummary | undefined, mode: ModeKey) =>
+      s === undefined ? '–' : formatMeanCi(s.metric, s.modes[mode]?.pooled);
+    for (const mode of ['nontransductive', 'transductive'] as const) {
+      if (student.modes[mode] === undefined) continue;
+      rows.push([
+        student.setting,
+        student.name,
+        mode === 'transductive' ? 'transductive' : 'non-transductive',
+        `${filtersOf(student.config)} / ${filtersOf(teacher.config)}`,
+        `${parametersOf(student)} / ${parametersOf(teacher)}`,
+        `T = ${a.temperature}, α = ${a.alpha}`,
+        pct(student, mode),
+        pct(teacher, mode),
+        signedPoints(diff(teacher, mode)),
+        pct(alone, mode),
+        signedPoints(diff(alone, mode)),
+        verdict(diff(alone, mode)),
+      ]);
+    }
   }
   if (rows.length === 0) return undefined;
   return {
-    title: 'Distillation: sgd-distill students against their sgd-pretrain teachers',
+    title:
+      'Distillation: sgd-distill students against their teacher and against the same network without one',
     headers: [
       'setting',
       'student',
+      'evaluation',
       'filters (student / teacher)',
       'parameters (student / teacher)',
       'distillation',
-      'non-transductive % (student / teacher)',
-      'difference (points)',
-      'transductive % (student / teacher)',
-      'difference (points)',
-      'distillation (non-transductive)',
+      'student %',
+      'teacher (sgd-pretrain) %',
+      'student − teacher (points)',
+      'same network, sgd-pretrain %',
+      'student − same network (points)',
+      'distillation',
     ],
     rows,
   };
@@ -91,4 +106,6 @@ export const distillationNote =
   'training classes, then fine-tuned on each test episode exactly as sgd-pretrain is; the teacher is the ' +
   'sgd-pretrain run of the same seed (one run, shared with that row of the tables above). Differences are ' +
   'student − teacher with the CI of a difference of independent means, which is conservative: both are scored ' +
-  'on the same test episodes. Parameters are those of the few-shot model.';
+  'on the same test episodes. "Same network" is sgd-pretrain with the student’s architecture on the labels ' +
+  'alone: distillation helps when the student beats it (the verdict), whatever its gap to the teacher. ' +
+  'Parameters are those of the few-shot model.';

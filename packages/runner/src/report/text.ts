@@ -156,6 +156,8 @@ function settingsOf(s: TextConfigSummary): string {
 
 /** Each configuration: role, model, size, label share, test and validation accuracy, speed. */
 export function configurationTable(summaries: TextConfigSummary[]): Table {
+  // Without teachers (e.g. a sweep choosing one) every run is plain supervised training: no roles to name.
+  const roles = summaries.some((s) => s.role !== 'student');
   return {
     title: 'Configurations',
     headers: [
@@ -178,7 +180,9 @@ export function configurationTable(summaries: TextConfigSummary[]): Table {
       s.role === 'distilled'
         ? 'student, distilled'
         : s.role === 'student'
-          ? 'student, labels only'
+          ? roles
+            ? 'student, labels only'
+            : 'labels only'
           : 'teacher',
       describeModel(s.config),
       count(s.parameters),
