@@ -50,7 +50,9 @@ describe('reptile-bench sweep, end to end: sgd-distill on Omniglot', () => {
     expect(run.stderr.match(/started teacher seed 0/g)).toHaveLength(1);
 
     const store = openRunStore(out);
-    const byName = Object.fromEntries(summary.runs.map((r) => [r.name, r]));
+    const byName = Object.fromEntries(
+      await Promise.all(summary.runs.map(async (r) => [(await store.getRun(r.id))?.meta.name, r])),
+    );
     const teacher = byName.teacher;
     for (const name of ['student 8', 'student 4']) {
       const record = await store.getRun(byName[name]?.id as string);
