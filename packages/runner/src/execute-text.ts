@@ -1,24 +1,17 @@
 // Running one text run: the classifier trained once on the training sentences (from its labels, or distilled
 // from its teacher run), with checkpoints, then scored on the test sentences.
-import { type BackendInfo, initBackend } from '@reptile-bench/backend';
+import { initBackend } from '@reptile-bench/backend';
 import { createRng, hashValue } from '@reptile-bench/core';
 import { inferenceTime, scoreClassifier } from '@reptile-bench/evaluation';
-import { DivergenceError } from '@reptile-bench/meta';
 import { type SupervisedContext, trainClassifier } from '@reptile-bench/supervised';
-import { flattenParams, type RunMeta, type RunWriter } from '@reptile-bench/tracking';
+import type { RunWriter } from '@reptile-bench/tracking';
 import { prepareTextRun, type TextRunData } from './assemble-text.ts';
-import { type RunCheckpoint, removeCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { type RunCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { isTextRun, type TextRunConfig } from './config/schema.ts';
 import type { PlannedRun } from './config/sweep.ts';
-import {
-  addModelArtifact,
-  type ExecuteOptions,
-  type ExecuteResult,
-  fail,
-  resumableCheckpoint,
-  workClock,
-} from './execute.ts';
+import { addModelArtifact, type ExecuteOptions, type ExecuteResult } from './execute.ts';
 import { validationKey, validationSecondsKey } from './records.ts';
+import { executeRecorded, workClock } from './run-lifecycle.ts';
 import { loadTeacher } from './teachers.ts';
 import { trainingIterations } from './training.ts';
 
@@ -47,78 +40,28 @@ const vocabularyHash = (tokens: readonly string[]) => hashValue([...tokens]).sli
  */
 export async function executeTextRun(run: PlannedRun, options: ExecuteOptions): Promise<ExecuteResult> {
   const config = textConfig(run);
-  const { seed } = run;
-  const progress = options.onProgress ?? (() => {});
-  progress({ phase: 'setup', done: 0, total: 1 });
-  const meta = (backend: RunMeta['backend'], dataChecksum: string): RunMeta => ({
-    runId: run.runId,
-    sweep: run.sweep,
-    name: run.name,
-    configHash: run.configHash,
-    seed,
-    commit: options.commit,
-    backend,
-    dataChecksum,
-    config,
-    params: { ...flattenParams(config), seed },
-    tags: {
-      sweep_file: run.file,
-      replica_threads: '1',
-      ...(run.teacher ? { teacher_run: run.teacher.runId } : {}),
+  return executeRecorded(run, options, {
+    threads: 1,
+    async setup() {
+      const backend = await initBackend(config.backend);
+      const data = await prepareTextRun(config, run.seed);
+      return { backend, checksum: data.checksum, data };
     },
+    // Text runs checkpoint only their training: scoring takes seconds and is simply done again.
+    resumePoint: (checkpoint) =>
+      checkpoint.phase === 'train'
+        ? {
+            phase: 'train',
+            iteration: checkpoint.training.iteration,
+            at: `iteration ${checkpoint.training.iteration}/${trainingIterations(config.algorithm)}`,
+          }
+        : undefined,
+    run: ({ data }, writer, checkpoint) =>
+      trainAndTest(run, config, data, writer, options, checkpoint as TrainCheckpoint | undefined),
   });
-  let setup: { backend: BackendInfo; data: TextRunData };
-  try {
-    const backend = await initBackend(config.backend);
-    setup = { backend, data: await prepareTextRun(config, seed) };
-  } catch (error) {
-    const writer = await options.tracker.startRun(
-      meta({ name: config.backend, version: 'unavailable', threads: 1 }, 'unavailable'),
-    );
-    return fail(writer, error);
-  }
-  const { backend, data } = setup;
-  let checkpoint: RunCheckpoint | undefined;
-  try {
-    checkpoint = options.resume === false ? undefined : await resumableCheckpoint(run, options.tracker);
-  } catch (error) {
-    return { status: 'FAILED', summary: {}, error: error instanceof Error ? error.message : String(error) };
-  }
-  // Text runs checkpoint only their training: scoring takes seconds and is simply done again.
-  const resumed = checkpoint?.phase === 'train' ? checkpoint : undefined;
-  let writer: RunWriter;
-  if (resumed === undefined) {
-    writer = await options.tracker.startRun(
-      meta({ name: backend.name, version: backend.version, threads: backend.threads }, data.checksum),
-    );
-  } else {
-    options.onNote?.(
-      `${run.runId}: resuming from its checkpoint at iteration ${resumed.training.iteration}/${trainingIterations(config.algorithm)}`,
-    );
-    writer = await options.tracker.resumeRun(run.runId, {
-      iteration: resumed.training.iteration,
-      phase: 'train',
-      commit: options.commit,
-      from: resumed.logOffset,
-    });
-  }
-  options.onStarted?.(writer);
-  try {
-    const summary = await trainAndTest(run, config, data, writer, options, resumed);
-    await writer.finish('FINISHED', summary);
-    await removeCheckpoint(options.tracker.store.checkpointPath(run.runId));
-    return { status: 'FINISHED', summary };
-  } catch (error) {
-    if (options.signal?.aborted && !(error instanceof DivergenceError)) {
-      const reason = String(
-        options.signal.reason instanceof Error ? options.signal.reason.message : options.signal.reason,
-      );
-      await writer.finish('KILLED', {}, reason).catch(() => {});
-      return { status: 'KILLED', summary: {}, error: reason };
-    }
-    return fail(writer, error);
-  }
 }
+
+type TrainCheckpoint = RunCheckpoint & { phase: 'train' };
 
 async function trainAndTest(
   run: PlannedRun,
@@ -126,7 +69,7 @@ async function trainAndTest(
   data: TextRunData,
   writer: RunWriter,
   options: ExecuteOptions,
-  resumed: (RunCheckpoint & { phase: 'train' }) | undefined,
+  resumed: TrainCheckpoint | undefined,
 ): Promise<Record<string, number>> {
   const progress = options.onProgress ?? (() => {});
   const a = config.algorithm;
