@@ -2,6 +2,7 @@ import { ops, tf } from '@reptile-bench/backend';
 import { checkClassLabels } from './losses.ts';
 import { checkParams, type Model } from './model.ts';
 import type { Optimizer } from './optimizers.ts';
+import { stepOnLoss } from './train.ts';
 
 /** The two settings of knowledge distillation (Hinton, Vinyals & Dean 2015). */
 export interface DistillationOptions {
@@ -95,17 +96,7 @@ export function distillStep(
     student,
     params.map((p) => p.shape),
   );
-  const { value, grads } = tf.valueAndGrads((...p: tf.Tensor[]) =>
+  return stepOnLoss(optimizer, params, (p) =>
     distillationLoss(student.apply(p, x), teacherLogits, labels, options),
-  )(params);
-  let next: tf.Tensor[];
-  try {
-    next = optimizer.step(params, grads, { consumeParams: true });
-  } finally {
-    tf.dispose(grads);
-  }
-  const loss = (value.dataSync() as Float32Array)[0] as number;
-  value.dispose();
-  tf.dispose(params);
-  return { params: next, loss };
+  );
 }
