@@ -80,6 +80,11 @@ export function reportHtml(
   const failed = failedRunsTable(context.runs);
   if (failed)
     sections.push(`<section>\n<h2>${escapeHtml(failed.title)}</h2>\n${htmlTable(failed)}\n</section>`);
+  return htmlPage(context, extra.note ?? methodNote, sections);
+}
+
+/** A self-contained report page: title, description, provenance, the method note, then the sections. */
+export function htmlPage(context: ReportContext, note: string, sections: string[]): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -92,7 +97,7 @@ export function reportHtml(
 <h1>Sweep <code>${escapeHtml(context.sweep)}</code></h1>
 ${context.description ? `<p>${escapeHtml(context.description)}</p>` : ''}
 <p class="note">Runs up to ${escapeHtml(context.generatedAt.toISOString())} — ${escapeHtml(provenance(context))}.</p>
-<p class="note">${escapeHtml(extra.note ?? methodNote)}</p>
+<p class="note">${escapeHtml(note)}</p>
 ${sections.join('\n')}
 </body>
 </html>

@@ -8,7 +8,7 @@ import { teacherConfigOf } from '../config/teacher.ts';
 import type { StoredRun } from '../records.ts';
 import { poolMeanWithCi } from './aggregate.ts';
 import { csvNumber, formatDuration } from './format.ts';
-import { escapeHtml, htmlTable, reportStyle } from './html.ts';
+import { escapeHtml, htmlPage, htmlTable } from './html.ts';
 import { failedRunsTable, markdownTable, provenance, type ReportContext, type Table } from './markdown.ts';
 
 /** Whether a stored run is a text run. */
@@ -501,21 +501,5 @@ export function textReportHtml(context: ReportContext, tables: Table[]): string 
   const sections = tables.map(
     (t) => `<section>\n<h2>${escapeHtml(t.title)}</h2>\n${htmlTable(t)}\n</section>`,
   );
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>reptile-bench: ${escapeHtml(context.sweep)}</title>
-<style>${reportStyle}</style>
-</head>
-<body>
-<h1>Sweep <code>${escapeHtml(context.sweep)}</code></h1>
-${context.description ? `<p>${escapeHtml(context.description)}</p>` : ''}
-<p class="note">Runs up to ${escapeHtml(context.generatedAt.toISOString())} — ${escapeHtml(provenance(context))}.</p>
-<p class="note">${escapeHtml(textMethodNote)}</p>
-${sections.join('\n')}
-</body>
-</html>
-`;
+  return htmlPage(context, textMethodNote, sections);
 }
