@@ -64,6 +64,19 @@ export function jointBatch(classes: ClassSet, size: number, rng: Rng): Batch {
   return { x, y, size, inputShape: [...classes.imageShape] };
 }
 
+/**
+ * The few-shot initialisation from a classifier trained over all training classes: its body, and a zero N-way
+ * output layer (uniform predictions) where the class count changes; the parameters themselves when it is the
+ * model (sine waves).
+ */
+export function fewShotInit(model: Model, trained: Model, params: Float32Array[]): Float32Array[] {
+  if (trained === model) return params.map((p) => p.slice());
+  return model.paramSpecs.map((spec, j) => {
+    const same = trained.paramSpecs[j]!.shape.join('×') === spec.shape.join('×');
+    return same ? params[j]!.slice() : new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
+  });
+}
+
 function createPretrainOptimizer(o: SgdPretrainOptions): Optimizer {
   return o.optimizer === 'adam'
     ? adam({ learningRate: o.learningRate, beta1: 0.9 })
@@ -93,13 +106,7 @@ export function sgdPretrain(options: SgdPretrainOptions): InitLearner {
       const classes = ctx.model.task === 'classification' ? ctx.trainClasses : undefined;
       const trained = classes === undefined ? ctx.model : jointClassifier(ctx.model, classes.numClasses);
       // The fine-tuning start: the trained body; a zero output layer when the classes change.
-      const transfer = (params: Float32Array[]): Float32Array[] =>
-        trained === ctx.model
-          ? params.map((p) => p.slice())
-          : ctx.model.paramSpecs.map((spec, j) => {
-              const same = trained.paramSpecs[j]!.shape.join('×') === spec.shape.join('×');
-              return same ? params[j]!.slice() : new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
-            });
+      const transfer = (params: Float32Array[]): Float32Array[] => fewShotInit(ctx.model, trained, params);
       const batchAt = (i: number): Batch => {
         const rng = ctx.rng.derive('pretrain', i);
         if (classes !== undefined) return jointBatch(classes, o.batchSize, rng);
@@ -135,7 +142,11 @@ export function sgdPretrain(options: SgdPretrainOptions): InitLearner {
         const final = toArrays(params);
         // Parameters are tensors here: checked once at the end rather than copied out every step.
         checkDivergence(o.iterations - 1, {}, final);
-        return { init: transfer(final) };
+        // The joint classifier itself too: a distillation teacher for later runs.
+        return {
+          init: transfer(final),
+          ...(trained === ctx.model ? {} : { classifier: { model: trained, params: final } }),
+        };
       } finally {
         tf.dispose(params);
         optimizer.dispose();

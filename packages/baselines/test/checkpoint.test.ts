@@ -13,7 +13,7 @@ import {
 import { createConv4, createMlp, type Model } from '@reptile-bench/models';
 import { reptile } from '@reptile-bench/reptile';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fomaml, maml, sgdPretrain } from '../src/index.ts';
+import { fomaml, jointClassifier, maml, sgdDistill, sgdPretrain } from '../src/index.ts';
 
 // Every learner's checkpoint, resumed, continues exactly: the parameters and the inner optimizer state at the end
 // are bit-identical to an uninterrupted run's, whatever iteration training stopped at.
@@ -69,6 +69,23 @@ const cases: Case[] = [
   {
     name: 'joint pretraining (its Adam with β1 = 0.9)',
     learner: () => sgdPretrain({ iterations: 9, batchSize: 6, optimizer: 'adam', learningRate: 0.01 }),
+    model: conv,
+    ctx: { train: fewShot, trainClasses: classes },
+  },
+  {
+    name: 'joint distillation from a teacher (sgd-distill)',
+    learner: () => {
+      const teacher = jointClassifier(conv, classes.numClasses);
+      return sgdDistill({
+        iterations: 9,
+        batchSize: 6,
+        optimizer: 'adam',
+        learningRate: 0.01,
+        temperature: 2,
+        alpha: 0.5,
+        teacher: { model: teacher, params: teacher.init(createRng('teacher')) },
+      });
+    },
     model: conv,
     ctx: { train: fewShot, trainClasses: classes },
   },

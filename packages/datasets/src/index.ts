@@ -81,6 +81,28 @@ export {
   splitOmniglot,
 } from './omniglot-split.ts';
 export {
+  defaultSentimentDir,
+  type LoadSentimentOptions,
+  loadSentiment,
+  parseSentimentFile,
+  SENTIMENT_ARCHIVE,
+  SENTIMENT_FILES,
+  SENTIMENT_KNOWN_ARCHIVES,
+  SENTIMENT_KNOWN_FILES,
+  SENTIMENT_SOURCES,
+  SENTIMENT_URL,
+  type Sentence,
+  type SentimentData,
+  type SentimentOrigin,
+  type SentimentSourceName,
+  type SentimentSplitOptions,
+  type SentimentSplits,
+  splitSentiment,
+  stratifiedSubset,
+  summarizeSentiment,
+  type TextSplit,
+} from './sentiment.ts';
+export {
   SINE_DISTRIBUTION,
   type SineEpisode,
   type SineSampler,
@@ -92,4 +114,17 @@ export {
   sineSampler,
 } from './sine.ts';
 export { summarizeMiniImageNet, summarizeOmniglot, summarizeSineTask } from './summary.ts';
+export {
+  buildVocabulary,
+  type EncodedSentences,
+  encodeSentences,
+  PAD_ID,
+  PAD_TOKEN,
+  tokenize,
+  UNKNOWN_ID,
+  UNKNOWN_TOKEN,
+  type Vocabulary,
+  type VocabularyOptions,
+  vocabularyFromTokens,
+} from './text.ts';
 export type { Batch, ClassSet, Episode, EpisodeSampler } from './types.ts';

@@ -15,6 +15,12 @@ export interface MetaTrainResult {
    * state (plain SGD baselines, or a state reset for every task).
    */
   innerState?: OptimizerState;
+  /**
+   * The classifier training produced before it was turned into the few-shot initialisation (joint pre-training's
+   * classifier over all training classes, whose output layer the initialisation replaces), for runs that use it
+   * later, e.g. as a distillation teacher.
+   */
+  classifier?: { model: Model; params: Float32Array[] };
 }
 
 /** A snapshot of training handed to the learning-curve evaluation. */

@@ -1,6 +1,7 @@
 import { stableStringify } from '@reptile-bench/core';
 import { type CnnOptions, createCnn } from './cnn.ts';
 import { type Conv4Options, createConv4 } from './conv4.ts';
+import { createLstmClassifier, type LstmClassifierOptions } from './lstm.ts';
 import { createMlp, type MlpOptions } from './mlp.ts';
 import type { Model } from './model.ts';
 
@@ -12,7 +13,10 @@ export function createModel(config: Record<string, unknown>): Model {
   if (kind === 'mlp') return createMlp(options as unknown as MlpOptions);
   if (kind === 'conv4') return createConv4(options as unknown as Conv4Options);
   if (kind === 'cnn') return createCnn(options as unknown as CnnOptions);
-  throw new Error(`createModel: config.kind must be 'mlp', 'conv4' or 'cnn', got ${JSON.stringify(kind)}`);
+  if (kind === 'lstm') return createLstmClassifier(options as unknown as LstmClassifierOptions);
+  throw new Error(
+    `createModel: config.kind must be 'mlp', 'conv4', 'cnn' or 'lstm', got ${JSON.stringify(kind)}`,
+  );
 }
 
 const built = new Map<string, Model>();

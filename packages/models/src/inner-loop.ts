@@ -1,5 +1,5 @@
 import { tf } from '@reptile-bench/backend';
-import type { Batch } from '@reptile-bench/datasets';
+import { type Batch, exampleLength } from '@reptile-bench/datasets';
 import type { Model } from './model.ts';
 import type { Optimizer } from './optimizers.ts';
 import { trainStep } from './train.ts';
@@ -37,4 +37,28 @@ export function trainOnBatches(
     }
   }
   return { params, losses };
+}
+
+/**
+ * The model's outputs for every example of `batch`, `chunk` examples per forward pass, as one host array
+ * [size, outputSize] (no gradient). For models whose outputs do not depend on the other examples of a batch
+ * (no batch statistics), the chunk size does not change them.
+ */
+export function logitsOf(model: Model, params: Float32Array[], batch: Batch, chunk = 256): Float32Array {
+  const out = new Float32Array(batch.size * model.outputSize);
+  const length = exampleLength(batch.inputShape);
+  const tensors = params.map((p, i) => tf.tensor(p, model.paramSpecs[i]?.shape, 'float32'));
+  try {
+    for (let start = 0; start < batch.size; start += chunk) {
+      const n = Math.min(chunk, batch.size - start);
+      const values = tf.tidy(() => {
+        const x = tf.tensor(batch.x.subarray(start * length, (start + n) * length), [n, ...batch.inputShape]);
+        return model.apply(tensors, x).dataSync() as Float32Array;
+      });
+      out.set(values, start * model.outputSize);
+    }
+  } finally {
+    tf.dispose(tensors);
+  }
+  return out;
 }

@@ -12,9 +12,9 @@ export interface ParamSpec {
  * (for meta-learning arithmetic and transfer between threads) or tensors (for computing).
  */
 export interface Model {
-  readonly kind: 'mlp' | 'conv4' | 'cnn';
+  readonly kind: 'mlp' | 'conv4' | 'cnn' | 'lstm';
   readonly task: 'classification' | 'regression';
-  /** Per example: [28, 28, 1] for Omniglot, [1] for sine waves. */
+  /** Per example: [28, 28, 1] for Omniglot, [1] for sine waves, [maxLength] token ids for text. */
   readonly inputShape: number[];
   /** Ways for classifiers, 1 for regression. */
   readonly outputSize: number;

@@ -13,7 +13,16 @@ export function trainStep(
   x: tf.Tensor,
   y: tf.Tensor,
 ): { params: tf.Tensor[]; loss: number } {
-  const { value, grads } = tf.valueAndGrads((...p: tf.Tensor[]) => model.loss(p, x, y))(params);
+  return stepOnLoss(optimizer, params, (p) => model.loss(p, x, y));
+}
+
+/** One optimizer step on the gradient of `loss` at `params`, with `trainStep`'s ownership rules. */
+export function stepOnLoss(
+  optimizer: Optimizer,
+  params: tf.Tensor[],
+  loss: (params: tf.Tensor[]) => tf.Scalar,
+): { params: tf.Tensor[]; loss: number } {
+  const { value, grads } = tf.valueAndGrads((...p: tf.Tensor[]) => loss(p))(params);
   let next: tf.Tensor[];
   try {
     // params are disposed below, unread: the optimizer may write the new values into their buffers.
@@ -21,10 +30,10 @@ export function trainStep(
   } finally {
     tf.dispose(grads);
   }
-  const loss = (value.dataSync() as Float32Array)[0] as number;
+  const lossBefore = (value.dataSync() as Float32Array)[0] as number;
   value.dispose();
   tf.dispose(params);
-  return { params: next, loss };
+  return { params: next, loss: lossBefore };
 }
 
 /** Deep copy of host parameters. */

@@ -1,5 +1,5 @@
 // Assembling a run from its resolved config: the data, the model, the learner and the evaluation settings.
-import { fomaml, maml, sgdFromScratch, sgdPretrain } from '@reptile-bench/baselines';
+import { fomaml, maml, sgdDistill, sgdFromScratch, sgdPretrain } from '@reptile-bench/baselines';
 import { createRng, type Rng } from '@reptile-bench/core';
 import {
   type ClassSet,
@@ -76,6 +76,8 @@ export function createModelFor(config: RunConfig): Model {
     throw new Error('model cnn needs a classification dataset (fashion-mnist or cifar10)');
   if (m.name === 'mlp')
     return createMlp({ inputSize: 1, hidden: m.hidden, outputSize: 1, activation: m.activation });
+  if (m.name !== 'conv4')
+    throw new Error(`model ${m.name} is built from its data's vocabulary by prepareTextRun`);
   const d = config.dataset;
   if (d.name !== 'omniglot') throw new Error(`model conv4 needs the omniglot dataset, got ${d.name}`);
   return createConv4({ ways: d.ways, filters: m.filters });
@@ -99,8 +101,14 @@ function metaLearningOptions(
   };
 }
 
-/** The learner an algorithm config names. Adding an algorithm to the schema fails to compile until it is here. */
-export function createLearner(a: AlgorithmConfig): Learner {
+/**
+ * The learner an algorithm config names. Adding an algorithm to the schema fails to compile until it is here.
+ * `teacher` is sgd-distill's, loaded from its teacher run (see teachers.ts).
+ */
+export function createLearner(
+  a: AlgorithmConfig,
+  teacher?: { model: Model; params: Float32Array[] },
+): Learner {
   switch (a.name) {
     case 'reptile':
       return reptile(metaLearningOptions(a));
@@ -117,6 +125,22 @@ export function createLearner(a: AlgorithmConfig): Learner {
         optimizer: a.optimizer,
         learningRate: a.learning_rate,
       });
+    case 'sgd-distill':
+      if (teacher === undefined)
+        throw new Error(
+          'sgd-distill needs its teacher: the runner loads it from the teacher run (teachers.ts)',
+        );
+      return sgdDistill({
+        iterations: a.train_iters,
+        batchSize: a.train_batch,
+        optimizer: a.optimizer,
+        learningRate: a.learning_rate,
+        temperature: a.temperature,
+        alpha: a.alpha,
+        teacher,
+      });
+    case 'supervised':
+      throw new Error('supervised trains text classifiers: text runs are executed by executeTextRun');
     case 'local-sgd':
       throw new Error(
         'local-sgd is not a meta-learner: its runs train one classifier (execute-classification.ts)',

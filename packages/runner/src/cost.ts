@@ -2,6 +2,7 @@ import {
   type ClassificationRunConfig,
   fewShotConfig,
   isClassificationRun,
+  isTextRun,
   type RunConfig,
 } from './config/schema.ts';
 
@@ -32,15 +33,16 @@ export function estimateCost(runConfig: RunConfig): {
   total: number;
 } {
   if (isClassificationRun(runConfig)) return classificationCost(runConfig);
+  if (isTextRun(runConfig)) return textRunCost(runConfig);
   const config = fewShotConfig(runConfig);
   // Fitted to CPU times measured on the wasm backend (ms of one core): a Conv4 step of batch 10 ≈ 8 ms, of
   // batch 5 ≈ 4.5 ms; an MLP step ≈ 0.8 ms whatever the batch (dispatch overhead).
   const step = (batch: number) => (config.model.name === 'conv4' ? 1 + 0.72 * batch : 0.75 + 0.005 * batch);
   const a = config.algorithm;
-  const e = config.eval;
+  const e = fewShotConfig(config).eval;
   const d = config.dataset;
-  const queries = d.name === 'omniglot' ? d.ways * d.query_shots : d.query_shots;
-  const support = d.name === 'omniglot' ? d.ways * d.shots : d.shots;
+  const queries = d.name === 'omniglot' ? d.ways * d.query_shots : 'query_shots' in d ? d.query_shots : 0;
+  const support = d.name === 'omniglot' ? d.ways * d.shots : 'shots' in d ? d.shots : 0;
   const nonTransductive = e.modes.includes('non-transductive') ? (queries * step(support + 1)) / 3 : 0;
   const transductive = e.modes.includes('transductive') ? step(queries) / 3 : 0;
   const episode = e.eval_iters * step(e.eval_batch) + nonTransductive + transductive;
@@ -60,5 +62,24 @@ export function estimateCost(runConfig: RunConfig): {
   const evaluation = (e.episodes + validations * e.val_episodes) * episode;
   // Process start, imports and data loading.
   const startup = 3000;
+  return { startup, train, eval: evaluation, total: startup + train + evaluation };
+}
+
+/**
+ * A text run: ~1.5 ms of dispatch per step plus its multiply-adds (projection and recurrence, forward and
+ * backward ≈ 3× the forward's, sentences ~15 tokens long) at ~10 GMAC/s on the wasm backend; scoring the test
+ * split and timing single sentences add a few seconds.
+ */
+function textRunCost(config: RunConfig) {
+  const m = config.model;
+  const a = config.algorithm;
+  const directions = 'bidirectional' in m && m.bidirectional ? 2 : 1;
+  const [width, hidden] = 'hidden' in m && 'embedding' in m ? [m.embedding, m.hidden] : [64, 64];
+  const batch = 'train_batch' in a ? a.train_batch : 32;
+  const iterations = 'train_iters' in a ? a.train_iters : 0;
+  const multiplyAdds = 3 * batch * 15 * 4 * hidden * (width + hidden) * directions;
+  const train = iterations * (1.5 + multiplyAdds / 1e7);
+  const startup = 3000;
+  const evaluation = 3000;
   return { startup, train, eval: evaluation, total: startup + train + evaluation };
 }

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planLocalSgd, trainLocalSgd } from '@reptile-bench/averaging';
-import { type BackendInfo, initBackend } from '@reptile-bench/backend';
+import { initBackend } from '@reptile-bench/backend';
 import { createRng } from '@reptile-bench/core';
 import {
   dataChecksum,
@@ -15,14 +15,13 @@ import {
   loadFashionMnist,
   splitValidation,
 } from '@reptile-bench/datasets';
-import { DivergenceError } from '@reptile-bench/meta';
 import { classifierAccuracy, type Model, saveModel } from '@reptile-bench/models';
-import { flattenParams, type RunMeta, type RunWriter } from '@reptile-bench/tracking';
+import type { RunWriter } from '@reptile-bench/tracking';
 import { createModelFor } from './assemble.ts';
-import { type RunCheckpoint, type RunProgressState, removeCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { type RunCheckpoint, type RunProgressState, saveCheckpoint } from './checkpoint.ts';
 import type { ClassificationRunConfig } from './config/schema.ts';
 import type { PlannedRun } from './config/sweep.ts';
-import { type ExecuteOptions, type ExecuteResult, fail, resumableCheckpoint, workClock } from './execute.ts';
+import type { ExecuteOptions, ExecuteResult } from './execute.ts';
 import { localSgdOptionsOf } from './local-sgd.ts';
 import {
   examplesKey,
@@ -32,6 +31,7 @@ import {
   validationKey,
   validationSecondsKey,
 } from './records.ts';
+import { executeRecorded, workClock } from './run-lifecycle.ts';
 
 export type ClassificationRun = PlannedRun & { config: ClassificationRunConfig };
 
@@ -83,79 +83,28 @@ export async function executeClassificationRun(
   options: ExecuteOptions,
 ): Promise<ExecuteResult> {
   const { config, seed } = run;
-  const progress = options.onProgress ?? (() => {});
-  progress({ phase: 'setup', done: 0, total: 1 });
-  const meta = (backend: RunMeta['backend'], checksum: string): RunMeta => ({
-    runId: run.runId,
-    sweep: run.sweep,
-    name: run.name,
-    configHash: run.configHash,
-    seed,
-    commit: options.commit,
-    backend,
-    dataChecksum: checksum,
-    config,
-    params: { ...flattenParams(config), seed },
-    tags: { sweep_file: run.file, replica_threads: String(options.threads) },
+  return executeRecorded(run, options, {
+    threads: options.threads,
+    async setup() {
+      const backend = await initBackend(config.backend);
+      const data = await prepareClassificationData(config, seed);
+      return { backend, checksum: data.checksum, data, model: createModelFor(config) };
+    },
+    // Only training checkpoints: the final evaluation is one pass over the test set, simply done again.
+    resumePoint: (checkpoint) =>
+      checkpoint.phase === 'train'
+        ? {
+            phase: 'train',
+            iteration: checkpoint.training.iteration,
+            at: `iteration ${checkpoint.training.iteration}/${planLocalSgd(localSgdOptionsOf(config.algorithm, config.eval)).iterations}`,
+          }
+        : undefined,
+    run: ({ model, data }, writer, checkpoint) =>
+      trainAndTest(run, model, data, writer, options, checkpoint as TrainCheckpoint | undefined),
   });
-  let setup: { backend: BackendInfo; data: ClassificationData; model: Model };
-  try {
-    const backend = await initBackend(config.backend);
-    setup = { backend, data: await prepareClassificationData(config, seed), model: createModelFor(config) };
-  } catch (error) {
-    const writer = await options.tracker.startRun(
-      meta({ name: config.backend, version: 'unavailable', threads: options.threads }, 'unavailable'),
-    );
-    return fail(writer, error);
-  }
-  const { backend, data, model } = setup;
-  let checkpoint: RunCheckpoint | undefined;
-  try {
-    checkpoint = options.resume === false ? undefined : await resumableCheckpoint(run, options.tracker);
-  } catch (error) {
-    return { status: 'FAILED', summary: {}, error: error instanceof Error ? error.message : String(error) };
-  }
-  const resumed = checkpoint?.phase === 'train' ? checkpoint : undefined;
-  const plan = planLocalSgd(localSgdOptionsOf(config.algorithm, config.eval));
-  let writer: RunWriter;
-  if (resumed === undefined) {
-    writer = await options.tracker.startRun(
-      meta({ name: backend.name, version: backend.version, threads: backend.threads }, data.checksum),
-    );
-  } else {
-    options.onNote?.(
-      `${run.runId}: resuming from its checkpoint at iteration ${resumed.training.iteration}/${plan.iterations} ` +
-        `(written ${new Date(resumed.time).toISOString()})`,
-    );
-    if (resumed.commit !== options.commit)
-      options.onNote?.(
-        `warning: ${run.runId}: its checkpoint was written by commit ${resumed.commit}, this is ${options.commit}; ` +
-          'the run records the resume with both commits',
-      );
-    writer = await options.tracker.resumeRun(run.runId, {
-      iteration: resumed.training.iteration,
-      phase: 'train',
-      commit: options.commit,
-      from: resumed.logOffset,
-    });
-  }
-  options.onStarted?.(writer);
-  try {
-    const summary = await trainAndTest(run, model, data, writer, options, resumed);
-    await writer.finish('FINISHED', summary);
-    await removeCheckpoint(options.tracker.store.checkpointPath(run.runId));
-    return { status: 'FINISHED', summary };
-  } catch (error) {
-    if (options.signal?.aborted && !(error instanceof DivergenceError)) {
-      const reason = String(
-        options.signal.reason instanceof Error ? options.signal.reason.message : options.signal.reason,
-      );
-      await writer.finish('KILLED', {}, reason).catch(() => {});
-      return { status: 'KILLED', summary: {}, error: reason };
-    }
-    return fail(writer, error);
-  }
 }
+
+type TrainCheckpoint = RunCheckpoint & { phase: 'train' };
 
 const maxTrainingPoints = 500;
 
@@ -165,7 +114,7 @@ async function trainAndTest(
   data: ClassificationData,
   writer: RunWriter,
   options: ExecuteOptions,
-  resumed: (RunCheckpoint & { phase: 'train' }) | undefined,
+  resumed: TrainCheckpoint | undefined,
 ): Promise<Record<string, number>> {
   const { config, seed } = run;
   const progress = options.onProgress ?? (() => {});

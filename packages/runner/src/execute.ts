@@ -2,13 +2,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BackendInfo, initBackend } from '@reptile-bench/backend';
+import { initBackend } from '@reptile-bench/backend';
 import { createRng } from '@reptile-bench/core';
 import { omniglotPreprocessing } from '@reptile-bench/datasets';
 import { type EpisodeScores, evaluate } from '@reptile-bench/evaluation';
-import { DivergenceError, type MetaTrainContext, type MetaTrainResult } from '@reptile-bench/meta';
+import type { MetaTrainContext, MetaTrainResult } from '@reptile-bench/meta';
 import { type Model, saveModel } from '@reptile-bench/models';
-import { flattenParams, type RunMeta, type RunWriter, type Tracker } from '@reptile-bench/tracking';
+import type { RunWriter, Tracker } from '@reptile-bench/tracking';
 import {
   createLearner,
   createModelFor,
@@ -17,18 +17,11 @@ import {
   type RunData,
   testEpisodeRng,
 } from './assemble.ts';
-import {
-  type ElapsedSeconds,
-  loadCheckpoint,
-  type RunCheckpoint,
-  type RunProgressState,
-  refusalOf,
-  removeCheckpoint,
-  saveCheckpoint,
-} from './checkpoint.ts';
-import { fewShotConfig, isClassificationRun } from './config/schema.ts';
+import { type RunCheckpoint, type RunProgressState, saveCheckpoint } from './checkpoint.ts';
+import { fewShotConfig, isClassificationRun, isTextRun } from './config/schema.ts';
 import type { PlannedRun } from './config/sweep.ts';
 import { type ClassificationRun, executeClassificationRun } from './execute-classification.ts';
+import { executeTextRun } from './execute-text.ts';
 import {
   type MetricKind,
   metricKindOf,
@@ -37,6 +30,8 @@ import {
   validationKey,
   validationSecondsKey,
 } from './records.ts';
+import { executeRecorded, workClock } from './run-lifecycle.ts';
+import { loadTeacher } from './teachers.ts';
 import { trainingIterations } from './training.ts';
 
 export interface RunProgress {
@@ -83,157 +78,31 @@ const maxTrainingPoints = 500;
  */
 export async function executeRun(run: PlannedRun, options: ExecuteOptions): Promise<ExecuteResult> {
   if (isClassificationRun(run.config)) return executeClassificationRun(run as ClassificationRun, options);
-  const { config, seed } = run;
-  const progress = options.onProgress ?? (() => {});
-  progress({ phase: 'setup', done: 0, total: 1 });
-  const meta = (backend: RunMeta['backend'], dataChecksum: string): RunMeta => ({
-    runId: run.runId,
-    sweep: run.sweep,
-    name: run.name,
-    configHash: run.configHash,
-    seed,
-    commit: options.commit,
-    backend,
-    dataChecksum,
-    config,
-    params: { ...flattenParams(config), seed },
-    tags: { sweep_file: run.file, replica_threads: String(options.threads) },
-  });
-  let setup: { backend: BackendInfo; data: RunData; model: Model };
-  try {
-    const backend = await initBackend(config.backend);
-    setup = { backend, data: await prepareData(config, seed), model: createModelFor(config) };
-  } catch (error) {
-    // No backend or data: record the failure anyway, so the reports list the run and its reason.
-    const writer = await options.tracker.startRun(
-      meta({ name: config.backend, version: 'unavailable', threads: options.threads }, 'unavailable'),
-    );
-    return fail(writer, error);
-  }
-  const { backend, data, model } = setup;
-
-  let checkpoint: RunCheckpoint | undefined;
-  try {
-    checkpoint = options.resume === false ? undefined : await resumableCheckpoint(run, options.tracker);
-  } catch (error) {
-    // A checkpoint that cannot be continued is left as it is, with the run, for the user to decide.
-    return { status: 'FAILED', summary: {}, error: error instanceof Error ? error.message : String(error) };
-  }
-  let writer: RunWriter;
-  if (checkpoint === undefined) {
-    writer = await options.tracker.startRun(
-      meta({ name: backend.name, version: backend.version, threads: backend.threads }, data.checksum),
-    );
-  } else {
-    const at =
+  if (isTextRun(run.config)) return executeTextRun(run, options);
+  const config = fewShotConfig(run.config);
+  return executeRecorded(run, options, {
+    threads: options.threads,
+    async setup() {
+      const backend = await initBackend(config.backend);
+      const data = await prepareData(config, run.seed);
+      return { backend, checksum: data.checksum, data, model: createModelFor(config) };
+    },
+    // Both phases continue: training from its iteration, the final evaluation from its last scored episode.
+    resumePoint: (checkpoint) =>
       checkpoint.phase === 'train'
-        ? `iteration ${checkpoint.training.iteration}/${trainingIterations(config.algorithm)}`
-        : `evaluation episode ${checkpoint.episodes.length}/${fewShotConfig(config).eval.episodes}`;
-    options.onNote?.(
-      `${run.runId}: resuming from its checkpoint at ${at} (written ${new Date(checkpoint.time).toISOString()})`,
-    );
-    if (checkpoint.commit !== options.commit)
-      options.onNote?.(
-        `warning: ${run.runId}: its checkpoint was written by commit ${checkpoint.commit}, this is ${options.commit}; ` +
-          'the run records the resume with both commits',
-      );
-    writer = await options.tracker.resumeRun(run.runId, {
-      iteration:
-        checkpoint.phase === 'train' ? checkpoint.training.iteration : trainingIterations(config.algorithm),
-      phase: checkpoint.phase,
-      commit: options.commit,
-      from: checkpoint.logOffset,
-    });
-  }
-  options.onStarted?.(writer);
-  try {
-    const summary = await trainAndEvaluate(run, model, data, writer, options, checkpoint);
-    await writer.finish('FINISHED', summary);
-    await removeCheckpoint(options.tracker.store.checkpointPath(run.runId));
-    return { status: 'FINISHED', summary };
-  } catch (error) {
-    if (options.signal?.aborted && !(error instanceof DivergenceError)) {
-      const reason = String(
-        options.signal.reason instanceof Error ? options.signal.reason.message : options.signal.reason,
-      );
-      await writer.finish('KILLED', {}, reason).catch(() => {});
-      return { status: 'KILLED', summary: {}, error: reason };
-    }
-    return fail(writer, error);
-  }
-}
-
-/** The run's checkpoint when it was interrupted and left one; throws (saying why) when it may not be continued. */
-export async function resumableCheckpoint(
-  run: PlannedRun,
-  tracker: Tracker,
-): Promise<RunCheckpoint | undefined> {
-  const record = await tracker.store.getRun(run.runId);
-  // Only an interrupted run continues: a failed one starts over (its failure may be what changed since).
-  if (record === undefined || record.status === 'FINISHED' || record.status === 'FAILED') return undefined;
-  if (record.status === 'RUNNING')
-    throw new Error(
-      `run ${run.runId} is being trained by another live process (${record.meta.commit}); not starting it twice`,
-    );
-  const file = tracker.store.checkpointPath(run.runId);
-  const checkpoint = await loadCheckpoint(file);
-  if (checkpoint === undefined) return undefined;
-  const refusal = refusalOf(
-    checkpoint,
-    { runId: run.runId, configHash: run.configHash, seed: run.seed, backend: run.config.backend },
-    file,
-  );
-  if (refusal !== undefined) throw new Error(refusal);
-  return checkpoint;
-}
-
-export async function fail(writer: RunWriter, error: unknown): Promise<ExecuteResult> {
-  const stack =
-    error instanceof DivergenceError
-      ? error.message
-      : error instanceof Error
-        ? (error.stack ?? error.message)
-        : String(error);
-  await writer.finish('FAILED', {}, stack).catch(() => {});
-  return { status: 'FAILED', summary: {}, error: error instanceof Error ? error.message : String(error) };
-}
-
-/** Seconds of work by kind, continued from what earlier attempts of the run did. */
-export function workClock(before: ElapsedSeconds) {
-  const cpuStart = process.cpuUsage();
-  let phase: 'train' | 'eval' = 'train';
-  let phaseStart = performance.now();
-  let train = before.train;
-  let validation = before.validation;
-  let validationAtPhaseStart = before.validation;
-  const sincePhaseStart = () => (performance.now() - phaseStart) / 1000;
-  const trainSeconds = () =>
-    phase === 'train' ? train + sincePhaseStart() - (validation - validationAtPhaseStart) : train;
-  const evalSeconds = () => (phase === 'eval' ? before.eval + sincePhaseStart() : before.eval);
-  // CPU seconds of this process and its replica threads: unlike wall time, barely moved by other load.
-  const cpuSeconds = () => {
-    const used = process.cpuUsage(cpuStart);
-    return before.cpu + (used.user + used.system) / 1e6;
-  };
-  return {
-    train: trainSeconds,
-    addValidation(seconds: number) {
-      validation += seconds;
-    },
-    startEvaluation() {
-      if (phase === 'eval') return;
-      train = trainSeconds();
-      validationAtPhaseStart = validation;
-      phase = 'eval';
-      phaseStart = performance.now();
-    },
-    snapshot: (): ElapsedSeconds => ({
-      train: trainSeconds(),
-      validation,
-      eval: evalSeconds(),
-      cpu: cpuSeconds(),
-    }),
-  };
+        ? {
+            phase: 'train',
+            iteration: checkpoint.training.iteration,
+            at: `iteration ${checkpoint.training.iteration}/${trainingIterations(config.algorithm)}`,
+          }
+        : {
+            phase: 'eval',
+            iteration: trainingIterations(config.algorithm),
+            at: `evaluation episode ${checkpoint.episodes.length}/${config.eval.episodes}`,
+          },
+    run: ({ model, data }, writer, checkpoint) =>
+      trainAndEvaluate(run, model, data, writer, options, checkpoint),
+  });
 }
 
 async function trainAndEvaluate(
@@ -306,7 +175,9 @@ async function trainAndEvaluate(
         }
       : undefined;
 
-  const learner = createLearner(config.algorithm);
+  // A distillation run's teacher comes from its own run (teachers.ts).
+  const teacher = run.teacher ? await loadTeacher(run, options.tracker.store) : undefined;
+  const learner = createLearner(config.algorithm, teacher);
   const trainingRng =
     config.training_seed === undefined
       ? rng.derive('meta-train')
@@ -355,6 +226,9 @@ async function trainAndEvaluate(
     trained = await learner.metaTrain(ctx);
   }
   clock.startEvaluation();
+  // The classifier training built (joint pre-training's): a later distillation run's teacher. Kept before the
+  // evaluation's checkpoint, so a run resumed in its evaluation has it already.
+  if (trained.classifier) await addModelArtifact(writer, 'classifier.json', trained.classifier, run);
   const init = trained.init;
   const trainedParams = Array.isArray(init) ? init : [];
   const trainedState = {
@@ -442,6 +316,7 @@ async function trainAndEvaluate(
   const elapsed = clock.snapshot();
   return {
     ...summary,
+    parameters: model.paramSpecs.reduce((n, spec) => n + spec.shape.reduce((a, b) => a * b, 1), 0),
     train_seconds: elapsed.train,
     validation_seconds: elapsed.validation,
     eval_seconds: elapsed.eval,
@@ -449,4 +324,27 @@ async function trainAndEvaluate(
     cpu_seconds: elapsed.cpu,
     ...(iterations > 0 && elapsed.train > 0 ? { meta_iters_per_s: iterations / elapsed.train } : {}),
   };
+}
+
+/** Saves a model as an artifact of the run (loadable with models' loadModel), with the run's id and config hash. */
+export async function addModelArtifact(
+  writer: RunWriter,
+  name: string,
+  trained: { model: Model; params: Float32Array[] },
+  run: PlannedRun,
+  metadata: Record<string, unknown> = {},
+): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'reptile-bench-model-'));
+  try {
+    const file = join(dir, name);
+    await saveModel(file, trained.model, trained.params, {
+      runId: run.runId,
+      configHash: run.configHash,
+      seed: run.seed,
+      ...metadata,
+    });
+    await writer.addArtifact(name, { file });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

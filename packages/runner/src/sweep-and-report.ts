@@ -41,7 +41,9 @@ export async function sweepAndReport(
   // Loaded here rather than at the top: the scheduler pulls in the training stack, which `--help`, `--dry-run`
   // and `report` do not need.
   const schedule = options.schedule ?? (await import('./scheduler.ts')).runSweeps;
-  const outcomes = await schedule(plans, options);
+  // Distillation students wait for their teachers (teachers.ts); without students this is `schedule`.
+  const { runWithTeachers } = await import('./teachers.ts');
+  const outcomes = await runWithTeachers(plans, options, schedule);
   const reports: WrittenReport[] = [];
   for (const plan of options.writeReportFiles === false ? [] : plans) {
     const scope = plan.reportScope;

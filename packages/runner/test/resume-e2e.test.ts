@@ -39,6 +39,13 @@ const omniglotRun = `
   algorithm: { name: reptile, meta_iters: 16, meta_batch: 2, inner_iters: 2, inner_batch: 6, learning_rate: 0.001, optimizer: adam, shared_optimizer_state: true }
   eval: { episodes: 24, eval_iters: 4, eval_batch: 3, optimizer: adam, learning_rate: 0.001, optimizer_state: trained, every: 8, val_episodes: 2 }`;
 
+// The real sentiment sentences: a small LSTM classifier with word dropout (its own random stream to resume).
+const textRun = `
+  dataset: { name: sentiment }
+  model: { name: lstm, embedding: 16, hidden: 16 }
+  algorithm: { name: supervised, train_iters: 40, train_batch: 32, learning_rate: 0.005, token_dropout: 0.25 }
+  eval: { every: 10, timing_sentences: 5 }`;
+
 function sweepFile(dir: string, name: string, run: string, workers = 1): string {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
@@ -75,6 +82,7 @@ async function expectResumesExactly(
   run: string,
   crashes: string[],
   workers = 1,
+  artifacts = ['model.json', 'test-episodes.json'],
 ): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), `resume-${name}-`));
   const file = sweepFile(dir, name, run, workers);
@@ -105,7 +113,7 @@ async function expectResumesExactly(
   expect(numbers(b)).toEqual(numbers(a));
   expect(b.resumes.map((r) => r.phase)).toEqual(crashes.slice(0, crashes.length).map((c) => c.split(':')[0]));
   expect(b.attempt).toBe((await store.getRun(runId))?.attempt);
-  for (const artifact of ['model.json', 'test-episodes.json'])
+  for (const artifact of artifacts)
     expect(readFileSync(store.artifactPath(runId, artifact))).toEqual(
       readFileSync(openRunStore(join(dir, 'reference')).artifactPath(runId, artifact)),
     );
@@ -116,6 +124,13 @@ async function expectResumesExactly(
 describe('a run killed mid-training and mid-evaluation resumes bit-identically', () => {
   it('sine waves (MLP, per-slot Adam states)', async () => {
     await expectResumesExactly('sine', sineRun, ['train:11', 'eval:13']);
+  });
+
+  it('a text classifier (LSTM on the sentiment sentences, word dropout)', async () => {
+    await expectResumesExactly('text', textRun, ['train:13', 'train:27'], 1, [
+      'model.json',
+      'test-predictions.json',
+    ]);
   });
 
   it('sine waves on 2 replica threads', async () => {

@@ -13,7 +13,9 @@ import { batchNormReluGradient, batchNormReluKernels } from './batch-norm.ts';
 import { wasmConvKernels } from './conv2d.ts';
 import { denseGradient, denseKernels } from './dense.ts';
 import { denseCrossEntropyGradient, denseCrossEntropyKernels } from './dense-cross-entropy.ts';
+import { embeddingGradient, embeddingKernels } from './embedding.ts';
 import { wasmIdentityKernel } from './identity.ts';
+import { lstmGradient, lstmKernels } from './lstm.ts';
 import { wasmMatMulKernels } from './matmul.ts';
 import {
   meanSquaredErrorGradGradient,
@@ -64,6 +66,8 @@ export function registerTrainingKernels(): void {
     ...adamUpdateKernels,
     ...sgdUpdateKernels,
     ...meanSquaredErrorKernels,
+    ...embeddingKernels,
+    ...lstmKernels,
   ])
     replaceKernel(config);
   replaceGradient(batchNormReluGradient);
@@ -74,4 +78,6 @@ export function registerTrainingKernels(): void {
   replaceGradient(meanSquaredErrorGradGradient);
   replaceGradient(softmaxCrossEntropyGradGradient);
   replaceGradient(tanhGradient);
+  replaceGradient(embeddingGradient);
+  replaceGradient(lstmGradient);
 }

@@ -3,7 +3,7 @@ import type { MeanWithCi } from '@reptile-bench/core';
 import { evaluate } from '@reptile-bench/evaluation';
 import { evaluationOptions, prepareData, testEpisodeRng } from '../assemble.ts';
 import { failCommand } from '../commands/options.ts';
-import { type EvalMode, fewShotConfig } from '../config/schema.ts';
+import { type EvalMode, fewShotConfig, isTextRun } from '../config/schema.ts';
 import { metricKindOf, modeKeyOf, summaryKey } from '../records.ts';
 import { evaluateFixedEpisodes } from './fixed-episodes.ts';
 import { loadRunModel } from './run-model.ts';
@@ -33,6 +33,11 @@ interface ModeResult {
  */
 export async function evaluateCommand(target: string, opts: EvaluateCommandOptions): Promise<void> {
   const { loaded, runId, run, config, modelFile } = await loadRunModel(target, opts.out);
+  if (isTextRun(config))
+    throw new Error(
+      `run ${runId} trained a text classifier (${config.dataset.name}): it was scored on its test split when it ran, ` +
+        'and has no few-shot episodes to evaluate; its model.json holds the classifier and its vocabulary',
+    );
   if (opts.episodesFrom !== undefined)
     return evaluateFixedEpisodes(opts.episodesFrom, { loaded, runId, config, modelFile }, opts);
   await initBackend(config.backend);

@@ -42,7 +42,7 @@ export function planText(plans: SweepPlan[]): string {
         String(r.seed),
         r.config.backend,
         String(trainingIterations(r.config.algorithm)),
-        'episodes' in r.config.eval ? String(r.config.eval.episodes) : 'test set',
+        'episodes' in r.config.eval ? String(r.config.eval.episodes) : 'test split',
       ]);
       return `${header}\n${markdownTable({ headers: ['run id', 'name', 'seed', 'backend', 'meta-iters', 'test episodes'], rows })}`;
     })

@@ -5,6 +5,7 @@ import { type ConfigProblem, describeIssue } from './errors.ts';
 import { isPlainObject, type Layer } from './layer.ts';
 import {
   algorithmSchemas,
+  algorithmsForDataset,
   classificationDatasets,
   datasetSchemas,
   evalSchema,
@@ -14,7 +15,10 @@ import {
   runTopSchema,
   type TestEvalConfig,
   testEvalSchema,
+  textDatasets,
+  textEvalSchema,
 } from './schema.ts';
+import { teacherProblems } from './teacher.ts';
 
 type VariantPart = 'dataset' | 'model' | 'algorithm';
 const variants: Record<VariantPart, Record<string, z.ZodObject>> = {
@@ -152,15 +156,18 @@ export function resolveRunConfig(
     else report(parsed.error.issues, [part], value, keysOf(schema));
   }
 
-  // Classification datasets are evaluated on their test set, the others on few-shot episodes.
+  // Classification datasets are evaluated on their test set, text datasets on their test split with settings of
+  // their own (all defaulted), the others on few-shot episodes.
   const datasetName = isPlainObject(data.dataset) ? data.dataset.name : undefined;
   const classification = (classificationDatasets as readonly unknown[]).includes(datasetName);
-  const evalShape = classification ? testEvalSchema : evalSchema;
+  const text = textDatasets.includes(datasetName as never);
+  const evalShape = classification ? testEvalSchema : text ? textEvalSchema : evalSchema;
   let evalConfig: RunConfig['eval'] | undefined;
-  if (isPlainObject(data.eval)) {
-    const parsed = evalShape.safeParse(data.eval);
+  const evalInput = text ? (data.eval ?? {}) : data.eval;
+  if (isPlainObject(evalInput)) {
+    const parsed = evalShape.safeParse(evalInput);
     if (parsed.success) evalConfig = parsed.data;
-    else report(parsed.error.issues, ['eval'], data.eval, keysOf(evalShape));
+    else report(parsed.error.issues, ['eval'], evalInput, keysOf(evalShape));
   }
 
   if (problems.length > 0 || !top.success || !evalConfig) return { problems };
@@ -176,6 +183,23 @@ export function resolveRunConfig(
       message: `model "${model.name}" cannot be trained on dataset "${dataset.name}"; allowed models: ${allowedModels.join(', ')}`,
       run: context.run,
     });
+  }
+  const allowedAlgorithms = algorithmsForDataset(dataset.name);
+  // local-sgd and the classification datasets have a message of their own below.
+  if (!classification && algorithm.name !== 'local-sgd' && !allowedAlgorithms.includes(algorithm.name)) {
+    problems.push({
+      where: layer.originOf(['algorithm', 'name'], context.where),
+      field: 'algorithm.name',
+      message: `algorithm "${algorithm.name}" does not train on dataset "${dataset.name}"; allowed algorithms: ${allowedAlgorithms.join(', ')}`,
+      run: context.run,
+    });
+  }
+  if (algorithm.name === 'sgd-distill' || algorithm.name === 'supervised') {
+    problems.push(
+      ...teacherProblems({ dataset, model, algorithm }, (path) => layer.originOf(path, context.where)).map(
+        (p) => ({ ...p, run: context.run }),
+      ),
+    );
   }
   if (algorithm.name === 'maml' && model.name !== 'mlp') {
     problems.push({

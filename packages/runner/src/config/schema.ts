@@ -8,6 +8,8 @@ import { z } from 'zod';
 
 const count = z.int().positive();
 const rate = z.number().positive();
+/** A share strictly between 0 and 1. */
+const share = z.number().gt(0).lt(1);
 
 export const datasetSchemas = {
   omniglot: z.strictObject({
@@ -52,6 +54,21 @@ export const datasetSchemas = {
     /** Points in the query set the error is measured on. */
     query_shots: count.default(50),
   }),
+  /**
+   * The UCI Sentiment Labelled Sentences (Kotzias et al. 2015): 3,000 review sentences, positive or negative.
+   * Deduplicated, then each (source, label) group split by the run's seed; the vocabulary comes from the
+   * training part. Text runs are trained once and scored on the test part (see `eval` for text).
+   */
+  sentiment: z.strictObject({
+    name: z.literal('sentiment'),
+    /** Shares held out for validation and for testing. */
+    validation: share.default(0.15),
+    test: share.default(0.15),
+    /** Tokens kept per sentence. */
+    max_length: count.default(48),
+    /** Training tokens seen fewer times than this map to <unk>. */
+    min_count: count.default(2),
+  }),
 } as const;
 
 export const modelSchemas = {
@@ -63,6 +80,15 @@ export const modelSchemas = {
     name: z.literal('mlp'),
     hidden: z.array(count).min(1).default([64, 64]),
     activation: z.enum(['tanh', 'relu']).default('tanh'),
+  }),
+  /** Embedding → LSTM (→ a second LSTM reading backwards) → dense: the text classifier. */
+  lstm: z.strictObject({
+    name: z.literal('lstm'),
+    embedding: count.default(64),
+    hidden: count.default(64),
+    bidirectional: z.boolean().default(false),
+    /** What the head reads: the last hidden state, or each unit's maximum over the sentence. */
+    pool: z.enum(['last', 'max']).default('last'),
   }),
   /** Image classifier: 3×3 stride-2 convolutions with ReLU, a ReLU hidden layer (0: none), the output layer. */
   cnn: z.strictObject({
@@ -96,6 +122,18 @@ const metaHyperparameters = {
   replacement: z.boolean().default(false),
 };
 
+/** Plain supervised training on a labelled training set (text runs); the fields of its teacher runs too. */
+const supervisedHyperparameters = {
+  train_iters: count,
+  train_batch: count,
+  learning_rate: rate,
+  optimizer: optimizer.default('adam'),
+  /** Share of the training labels used (stratified, nested across shares); text runs only. */
+  label_fraction: z.number().gt(0).max(1).default(1),
+  /** Word dropout: the probability of replacing each training token by <unk>; text runs only. */
+  token_dropout: z.number().min(0).lt(1).default(0),
+};
+
 export const algorithmSchemas = {
   reptile: z.strictObject({ name: z.literal('reptile'), ...metaHyperparameters }),
   fomaml: z.strictObject({
@@ -112,6 +150,38 @@ export const algorithmSchemas = {
     train_batch: count,
     learning_rate: rate,
     optimizer: optimizer.default('adam'),
+  }),
+  /** Text runs: the classifier trained on (a share of) the labelled training sentences. */
+  supervised: z.strictObject({ name: z.literal('supervised'), ...supervisedHyperparameters }),
+  /**
+   * A student trained on the teacher's soft targets (Hinton et al. 2015): α·T²·KL(teacher ‖ student) +
+   * (1 − α)·CE. The teacher is a run of its own, derived from this config (see `teacher`) and trained first, or
+   * reused when it has finished; on Omniglot it is the sgd-pretrain run's joint classifier and the student is
+   * then fine-tuned like sgd-pretrain (Tian et al. 2020), on text the supervised run's classifier, which labels
+   * the sentences whose labels the student does not see.
+   */
+  'sgd-distill': z.strictObject({
+    name: z.literal('sgd-distill'),
+    ...supervisedHyperparameters,
+    /** Softmax temperature of the soft term. */
+    temperature: rate.default(4),
+    /** Weight of the soft term; 1 − alpha weighs the cross-entropy with the labels. */
+    alpha: z.number().min(0).max(1).default(0.9),
+    /**
+     * The teacher run: this run's config with `model` fields replaced by these (e.g. more filters) and trained by
+     * sgd-pretrain (Omniglot) or supervised (text, on all labels) with these hyperparameters, each defaulting to
+     * this run's. Runs that resolve to the same teacher config share one teacher run.
+     */
+    teacher: z
+      .strictObject({
+        model: z.record(z.string(), z.unknown()).default({}),
+        train_iters: count.optional(),
+        train_batch: count.optional(),
+        learning_rate: rate.optional(),
+        optimizer: optimizer.optional(),
+        token_dropout: z.number().min(0).lt(1).optional(),
+      })
+      .default({ model: {} }),
   }),
   /**
    * Single-task training with local SGD: `replicas` copies train with SGD (momentum) on their own batch streams and
@@ -176,6 +246,17 @@ export const testEvalSchema = z.strictObject({
 /** Datasets of single-task classification: one model trained on a training set, tested on a test set. */
 export const classificationDatasets = ['fashion-mnist', 'cifar10'] as const;
 
+/**
+ * `eval` of text runs: they are scored once on the test part of the split (accuracy, inference time); the
+ * validation part gives learning curves and the accuracy that selects settings.
+ */
+export const textEvalSchema = z.strictObject({
+  /** Validation accuracy every this many iterations for learning curves (0: only at the end). */
+  every: z.int().min(0).default(0),
+  /** Test sentences timed one by one for the inference time per sentence. */
+  timing_sentences: count.default(200),
+});
+
 export const backends = ['wasm', 'cpu', 'tensorflow'] as const;
 export type BackendChoice = (typeof backends)[number];
 
@@ -186,7 +267,8 @@ export const runTopSchema = z.strictObject({
   dataset: z.record(z.string(), z.unknown()),
   model: z.record(z.string(), z.unknown()),
   algorithm: z.record(z.string(), z.unknown()),
-  eval: z.record(z.string(), z.unknown()),
+  /** Required for few-shot datasets (episodes, eval_iters, ...); text runs may leave it out. */
+  eval: z.record(z.string(), z.unknown()).default({}),
   backend: z.enum(backends).default('wasm'),
   /** Replica threads inside one run (the sweep sets 1 when it runs several runs at once). */
   workers: count.default(1),
@@ -217,6 +299,7 @@ export type DatasetConfig = z.output<(typeof datasetSchemas)[keyof typeof datase
 export type ModelConfig = z.output<(typeof modelSchemas)[keyof typeof modelSchemas]>;
 export type AlgorithmConfig = z.output<(typeof algorithmSchemas)[keyof typeof algorithmSchemas]>;
 export type EvalConfig = z.output<typeof evalSchema>;
+export type TextEvalConfig = z.output<typeof textEvalSchema>;
 export type TestEvalConfig = z.output<typeof testEvalSchema>;
 export type AlgorithmName = keyof typeof algorithmSchemas;
 export const algorithmNames = Object.keys(algorithmSchemas) as AlgorithmName[];
@@ -227,8 +310,8 @@ export interface RunConfig {
   dataset: DatasetConfig;
   model: ModelConfig;
   algorithm: AlgorithmConfig;
-  /** Few-shot evaluation, or test-set evaluation for the classification datasets (see `isClassificationRun`). */
-  eval: EvalConfig | TestEvalConfig;
+  /** Few-shot evaluation, test-set evaluation (classification datasets) or a text run's (`textEvalSchema`). */
+  eval: EvalConfig | TestEvalConfig | TextEvalConfig;
   backend: BackendChoice;
   /** Scheduling only (results do not depend on it); not part of the config hash. */
   workers: number;
@@ -256,20 +339,39 @@ export const hashNeutralDefaults: {
 export const modelsForDataset: Record<DatasetConfig['name'], Array<ModelConfig['name']>> = {
   omniglot: ['conv4'],
   sine: ['mlp'],
+  sentiment: ['lstm'],
   'fashion-mnist': ['mlp', 'cnn'],
   cifar10: ['mlp', 'cnn'],
 };
 
-/** A run of single-task classification (a classification dataset, local-sgd, test-set evaluation). */
+/** Datasets trained on once and scored on a test split, rather than few-shot tasks. */
+export const textDatasets: ReadonlyArray<DatasetConfig['name']> = ['sentiment'];
+
+/** Which algorithms a dataset can be trained with: few-shot, single-task image and text datasets each have their own. */
+export function algorithmsForDataset(dataset: DatasetConfig['name']): AlgorithmName[] {
+  if ((classificationDatasets as readonly string[]).includes(dataset)) return ['local-sgd'];
+  if (textDatasets.includes(dataset)) return ['supervised', 'sgd-distill'];
+  return algorithmNames.filter(
+    (a) => a !== 'local-sgd' && a !== 'supervised' && (a !== 'sgd-distill' || dataset === 'omniglot'),
+  );
+}
+
+/** A run of single-task image classification (a classification dataset, local-sgd, test-set evaluation). */
 export type ClassificationRunConfig = RunConfig & {
   dataset: Extract<DatasetConfig, { name: (typeof classificationDatasets)[number] }>;
   algorithm: Extract<AlgorithmConfig, { name: 'local-sgd' }>;
   eval: TestEvalConfig;
 };
+/** A run on a text dataset, with its eval settings. */
+export type TextRunConfig = RunConfig & {
+  dataset: Extract<DatasetConfig, { name: 'sentiment' }>;
+  algorithm: Extract<AlgorithmConfig, { name: 'supervised' | 'sgd-distill' }>;
+  eval: TextEvalConfig;
+};
 /** A few-shot run (Omniglot or sine waves, a meta-learner or baseline, episode evaluation). */
 export type FewShotRunConfig = RunConfig & {
   dataset: Extract<DatasetConfig, { name: 'omniglot' | 'sine' }>;
-  algorithm: Exclude<AlgorithmConfig, { name: 'local-sgd' }>;
+  algorithm: Exclude<AlgorithmConfig, { name: 'local-sgd' | 'supervised' }>;
   eval: EvalConfig;
 };
 
@@ -277,11 +379,19 @@ export function isClassificationRun(config: RunConfig): config is Classification
   return (classificationDatasets as readonly string[]).includes(config.dataset.name);
 }
 
-/** The config of a few-shot run; throws (naming the dataset) for a classification run. */
+export function isTextRun(config: RunConfig): config is TextRunConfig {
+  return textDatasets.includes(config.dataset.name);
+}
+
+/** The config of a few-shot run; throws (naming the dataset) for a classification or text run. */
 export function fewShotConfig(config: RunConfig): FewShotRunConfig {
   if (isClassificationRun(config))
     throw new Error(
       `dataset ${config.dataset.name} is single-task classification: it has no few-shot episodes to evaluate`,
+    );
+  if (isTextRun(config) || !('episodes' in config.eval))
+    throw new Error(
+      `run "${config.name}" trains on ${config.dataset.name}, a text dataset: it has no few-shot evaluation`,
     );
   return config as FewShotRunConfig;
 }

@@ -22,6 +22,7 @@ import {
   sweepSchema,
 } from './schema.ts';
 import { cartesian, checkRandom, draw } from './search.ts';
+import { withTeachers } from './teacher.ts';
 
 /** One run of a sweep: a resolved config and a seed, with the id it is stored under. */
 export interface PlannedRun {
@@ -35,6 +36,8 @@ export interface PlannedRun {
   config: RunConfig;
   /** The sweep file the run came from. */
   file: string;
+  /** A distillation run's teacher run (config/teacher.ts): trained before it, or reused when finished. */
+  teacher?: PlannedRun;
 }
 
 export interface SweepPlan {
@@ -228,13 +231,13 @@ function expandSweep(
     }
   }
   if (problems.length > 0) throw new ConfigError(dedupeProblems(problems));
-  return {
+  return withTeachers({
     name: sweep.name,
     ...(sweep.description === undefined ? {} : { description: sweep.description }),
     file: source.display,
     runs,
     duplicates,
-  };
+  });
 }
 
 /** The same bad default reported once per expanded run is noise: keep one line per (where, field, message). */

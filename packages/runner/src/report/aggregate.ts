@@ -65,7 +65,15 @@ export function settingOf(config: RunConfig): string {
   return 'sine';
 }
 
-const algorithmOrder = ['reptile', 'fomaml', 'maml', 'sgd-pretrain', 'sgd-scratch', 'local-sgd'];
+const algorithmOrder = [
+  'reptile',
+  'fomaml',
+  'maml',
+  'sgd-pretrain',
+  'sgd-distill',
+  'sgd-scratch',
+  'local-sgd',
+];
 
 function meanOf(values: number[]): number | undefined {
   const finite = values.filter((v) => Number.isFinite(v));

@@ -1,5 +1,6 @@
 import type { ConfigSummary } from './aggregate.ts';
 import type { Chart } from './charts.ts';
+import { distillationNote, distillationTable } from './distill.ts';
 import {
   failedRunsTable,
   methodNote,
@@ -9,11 +10,11 @@ import {
   type Table,
 } from './markdown.ts';
 
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function htmlTable(table: Table): string {
+export function htmlTable(table: Table): string {
   const head = table.headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
   const body = table.rows
     .map((row) => `<tr>${row.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`)
@@ -21,7 +22,7 @@ function htmlTable(table: Table): string {
   return `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
 }
 
-const style = `
+export const reportStyle = `
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #1d1d1f; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
 table { border-collapse: collapse; margin: .8rem 0; font-variant-numeric: tabular-nums; }
@@ -53,6 +54,12 @@ export function reportHtml(
         `<div class="charts">\n${figures}\n</div>\n</section>`,
     );
   }
+  const distillation = distillationTable(summaries);
+  if (distillation)
+    sections.push(
+      `<section data-section="distillation">\n<h2>${escapeHtml(distillation.title)}</h2>\n` +
+        `<p class="note">${escapeHtml(distillationNote)}</p>\n${htmlTable(distillation)}\n</section>`,
+    );
   for (const extraSection of extra.sections ?? []) {
     const figures = charts
       .filter((c) => c.setting === extraSection.setting)
@@ -73,19 +80,24 @@ export function reportHtml(
   const failed = failedRunsTable(context.runs);
   if (failed)
     sections.push(`<section>\n<h2>${escapeHtml(failed.title)}</h2>\n${htmlTable(failed)}\n</section>`);
+  return htmlPage(context, extra.note ?? methodNote, sections);
+}
+
+/** A self-contained report page: title, description, provenance, the method note, then the sections. */
+export function htmlPage(context: ReportContext, note: string, sections: string[]): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>reptile-bench: ${escapeHtml(context.sweep)}</title>
-<style>${style}</style>
+<style>${reportStyle}</style>
 </head>
 <body>
 <h1>Sweep <code>${escapeHtml(context.sweep)}</code></h1>
 ${context.description ? `<p>${escapeHtml(context.description)}</p>` : ''}
 <p class="note">Runs up to ${escapeHtml(context.generatedAt.toISOString())} — ${escapeHtml(provenance(context))}.</p>
-<p class="note">${escapeHtml(extra.note ?? methodNote)}</p>
+<p class="note">${escapeHtml(note)}</p>
 ${sections.join('\n')}
 </body>
 </html>

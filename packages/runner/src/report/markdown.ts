@@ -1,5 +1,6 @@
 import type { StoredRun } from '../records.ts';
 import type { ConfigSummary } from './aggregate.ts';
+import { distillationNote, distillationTable } from './distill.ts';
 import { formatDuration, formatMeanCi, formatRate, metricLabel } from './format.ts';
 
 export interface Table {
@@ -16,6 +17,7 @@ function describeSetting(s: ConfigSummary): string {
   }
   if (d.name === 'fashion-mnist' || d.name === 'cifar10')
     return `${d.name === 'cifar10' ? 'CIFAR-10' : 'Fashion-MNIST'}, ${s.config.model.name} — test-set ${metricLabel(s.metric)}, higher is better`;
+  if (d.name !== 'sine') return `${d.name} — ${metricLabel(s.metric)} on the test split, higher is better`;
   return `Sine waves, ${d.shots} support points — ${metricLabel(s.metric)} on ${d.query_shots} query points, lower is better`;
 }
 
@@ -123,6 +125,9 @@ export function reportMarkdown(
   if (context.description) parts.push(context.description, '');
   parts.push(`Runs up to ${context.generatedAt.toISOString()} — ${provenance(context)}.`, '', note, '');
   for (const table of settingTables(summaries)) parts.push(`## ${table.title}`, '', markdownTable(table), '');
+  const distillation = distillationTable(summaries);
+  if (distillation)
+    parts.push(`## ${distillation.title}`, '', distillationNote, '', markdownTable(distillation), '');
   const failed = failedRunsTable(context.runs);
   if (failed) parts.push(`## ${failed.title}`, '', markdownTable(failed), '');
   parts.push(

@@ -15,6 +15,14 @@ import { settingCharts } from './charts.ts';
 import { reportHtml } from './html.ts';
 import { reportMarkdown } from './markdown.ts';
 import { resultsCsv, summaryCsv } from './tables.ts';
+import {
+  isTextRecord,
+  textReportHtml,
+  textReportMarkdown,
+  textReportTables,
+  textResultsCsv,
+  textSummaryCsv,
+} from './text.ts';
 
 /** Writes through a temporary file and a rename, so a reader never sees half a report. */
 export async function writeFileAtomic(file: string, content: string): Promise<void> {
@@ -42,7 +50,10 @@ export async function writeReports(
   const sorted = [...runs].sort(
     (a, b) => a.meta.name.localeCompare(b.meta.name) || a.meta.seed - b.meta.seed,
   );
-  const summaries = summarizeConfigs(sorted);
+  // Text runs (the distillation experiment) have reports of their own (text.ts).
+  if (sorted.length > 0 && sorted.every(isTextRecord))
+    return writeTextReports(out, sweep, sorted, generatedAt);
+  const summaries = summarizeConfigs(sorted.filter((r) => !isTextRecord(r)));
   // Single-task classification settings get their own tables (budgets, time to accuracy, verdicts).
   const fewShot = summaries.filter((s) => !isClassificationRun(s.config));
   const averaging = averagingSettings(summaries);
@@ -72,5 +83,36 @@ export async function writeReports(
     ['report.html', html],
   ];
   for (const [name, content] of files) await writeFileAtomic(join(dir, name), content);
-  return { dir, files: files.map(([name]) => join(dir, name)), summaries };
+  const text = sorted.filter(isTextRecord);
+  // A sweep of both kinds: the text runs' reports beside the others, as text-*.
+  const textFiles =
+    text.length > 0 ? (await writeTextReports(out, sweep, text, generatedAt, 'text-')).files : [];
+  return { dir, files: [...files.map(([name]) => join(dir, name)), ...textFiles], summaries };
+}
+
+/** A text sweep's results.csv, summary.csv, report.md and report.html (text.ts), written like the others. */
+async function writeTextReports(
+  out: string,
+  sweep: { name: string; description?: string },
+  sorted: StoredRun[],
+  generatedAt?: Date,
+  prefix = '',
+): Promise<WrittenReport> {
+  const context = {
+    sweep: sweep.name,
+    ...(sweep.description === undefined ? {} : { description: sweep.description }),
+    generatedAt: generatedAt ?? new Date(Math.max(0, ...sorted.map((r) => r.endTime ?? r.startTime))),
+    runs: sorted,
+  };
+  const { summaries, tables } = textReportTables(sorted);
+  const dir = join(out, sweep.name);
+  await mkdir(dir, { recursive: true });
+  const files: Array<[string, string]> = [
+    ['results.csv', textResultsCsv(sorted)],
+    ['summary.csv', textSummaryCsv(summaries)],
+    ['report.md', textReportMarkdown(context, tables)],
+    ['report.html', textReportHtml(context, tables)],
+  ];
+  for (const [name, content] of files) await writeFileAtomic(join(dir, `${prefix}${name}`), content);
+  return { dir, files: files.map(([name]) => join(dir, `${prefix}${name}`)), summaries: [] };
 }

@@ -25,6 +25,10 @@ export interface SimdKernels {
   transpose(src: number, dst: number, rows: number, cols: number): void;
   /** c[m×n] = a[m×k]·b[k×n] (+ bias[n] unless 0) (ReLU when relu ≠ 0). */
   gemm_nn(a: number, b: number, c: number, m: number, k: number, n: number, bias: number, relu: number): void;
+  /** One row of one LSTM step (see lstm-source.ts); hidden % 4 == 0. */
+  // biome-ignore format: one parameter per wasm argument
+  lstm_cell(z: number, x: number, c: number, h: number, gates: number, tanhc: number, hprev: number, cprev: number,
+    hidden: number): void;
   /** The same with a stored transposed, [k×m]. */
   gemm_tn(a: number, b: number, c: number, m: number, k: number, n: number, bias: number, relu: number): void;
 }

@@ -8,6 +8,7 @@
  */
 
 import { gemmSource } from './gemm-source.ts';
+import { lstmSource } from './lstm-source.ts';
 
 const get = (name: string) => `(local.get $${name})`;
 const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
@@ -488,4 +489,5 @@ ${adam}
 ${im2col}
 ${col2im}
 ${transpose}
+${lstmSource}
 )`;
