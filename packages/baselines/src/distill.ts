@@ -1,6 +1,6 @@
 import { initBackend, tf } from '@reptile-bench/backend';
 import { requireInteger, requireNumber, requireOneOf } from '@reptile-bench/core';
-import { checkDivergence, type InitLearner, runTrainingLoop } from '@reptile-bench/meta';
+import { type InitLearner, trainParameters } from '@reptile-bench/meta';
 import {
   adam,
   checkDistillationOptions,
@@ -9,7 +9,6 @@ import {
   type Model,
   type Optimizer,
   sgd,
-  toArrays,
   toTensors,
 } from '@reptile-bench/models';
 import { fewShotInit, jointBatch, jointClassifier } from './sgd.ts';
@@ -70,49 +69,39 @@ export function sgdDistill(options: SgdDistillOptions): InitLearner {
           `sgd-distill: the teacher classifies ${o.teacher.model.outputSize} classes but there are ${classes.numClasses} training classes; ` +
             'the teacher must be the joint classifier of the same training split (same dataset settings and seed)',
         );
-      const resume = ctx.checkpoint?.resume;
       const optimizer: Optimizer =
         o.optimizer === 'adam'
           ? adam({ learningRate: o.learningRate, beta1: 0.9 })
           : sgd({ learningRate: o.learningRate });
       const teacherParams = toTensors(o.teacher.model, o.teacher.params);
-      // A fresh init of its own (born again), not the teacher's starting point.
-      let params = toTensors(student, resume ? resume.params : student.init(ctx.rng.derive('student-init')));
       try {
-        const state = resume?.optimizers.distill;
-        if (state) optimizer.importState(state);
-        await runTrainingLoop(ctx, {
+        const final = await trainParameters(ctx, {
+          model: student,
+          optimizer,
+          slot: 'distill',
           iterations: o.iterations,
-          async step(i) {
+          // A fresh init of its own (born again), not the teacher's starting point.
+          init: () => student.init(ctx.rng.derive('student-init')),
+          step(i, params) {
             // Batches drawn as joint pre-training draws them, from a stream of the student's own.
             const batch = jointBatch(classes, o.batchSize, ctx.rng.derive('distill', i));
             const x = tf.tensor(batch.x, [batch.size, ...batch.inputShape]);
             const y = tf.tensor1d(batch.y as Int32Array, 'int32');
             const teacherLogits = tf.tidy(() => o.teacher.model.apply(teacherParams, x));
             try {
-              const step = distillStep(student, optimizer, params, x, y, teacherLogits, o);
-              params = step.params;
-              return { loss: step.loss };
+              return distillStep(student, optimizer, params, x, y, teacherLogits, o);
             } finally {
               tf.dispose([x, y, teacherLogits]);
             }
           },
-          snapshot: async () => ({ params: fewShotInit(ctx.model, student, toArrays(params)) }),
-          state: async (iteration) => ({
-            iteration,
-            params: toArrays(params),
-            optimizers: { distill: optimizer.exportState() },
-          }),
+          snapshot: (params) => ({ params: fewShotInit(ctx.model, student, params) }),
         });
-        const final = toArrays(params);
-        checkDivergence(o.iterations - 1, {}, final);
         return {
           init: fewShotInit(ctx.model, student, final),
           classifier: { model: student, params: final },
         };
       } finally {
-        tf.dispose([...params, ...teacherParams]);
-        optimizer.dispose();
+        tf.dispose(teacherParams);
       }
     },
   };

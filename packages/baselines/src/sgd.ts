@@ -1,7 +1,7 @@
 import { initBackend, tf } from '@reptile-bench/backend';
 import { type Rng, requireInteger, requireNumber, requireOneOf } from '@reptile-bench/core';
 import { type Batch, type ClassSet, exampleLength, miniBatches } from '@reptile-bench/datasets';
-import { checkDivergence, type InitLearner, type Learner, runTrainingLoop } from '@reptile-bench/meta';
+import { type InitLearner, type Learner, trainParameters } from '@reptile-bench/meta';
 import {
   adam,
   batchTensors,
@@ -9,8 +9,6 @@ import {
   type Model,
   type Optimizer,
   sgd,
-  toArrays,
-  toTensors,
   trainStep,
 } from '@reptile-bench/models';
 
@@ -114,43 +112,28 @@ export function sgdPretrain(options: SgdPretrainOptions): InitLearner {
         return miniBatches(episode.support, o.batchSize, 1, { replacement: false }, rng.derive('batch'))[0]!;
       };
 
-      const resume = ctx.checkpoint?.resume;
       const optimizer = createPretrainOptimizer(o);
-      let params = toTensors(trained, resume ? resume.params : trained.init(ctx.rng.derive('init')));
-      try {
-        const state = resume?.optimizers.pretrain;
-        if (state) optimizer.importState(state);
-        await runTrainingLoop(ctx, {
-          iterations: o.iterations,
-          async step(i) {
-            const { x, y } = batchTensors(batchAt(i));
-            try {
-              const step = trainStep(trained, optimizer, params, x, y);
-              params = step.params;
-              return { loss: step.loss };
-            } finally {
-              tf.dispose([x, y]);
-            }
-          },
-          snapshot: async () => ({ params: transfer(toArrays(params)) }),
-          state: async (iteration) => ({
-            iteration,
-            params: toArrays(params),
-            optimizers: { pretrain: optimizer.exportState() },
-          }),
-        });
-        const final = toArrays(params);
-        // Parameters are tensors here: checked once at the end rather than copied out every step.
-        checkDivergence(o.iterations - 1, {}, final);
-        // The joint classifier itself too: a distillation teacher for later runs.
-        return {
-          init: transfer(final),
-          ...(trained === ctx.model ? {} : { classifier: { model: trained, params: final } }),
-        };
-      } finally {
-        tf.dispose(params);
-        optimizer.dispose();
-      }
+      const final = await trainParameters(ctx, {
+        model: trained,
+        optimizer,
+        slot: 'pretrain',
+        iterations: o.iterations,
+        init: () => trained.init(ctx.rng.derive('init')),
+        step(i, params) {
+          const { x, y } = batchTensors(batchAt(i));
+          try {
+            return trainStep(trained, optimizer, params, x, y);
+          } finally {
+            tf.dispose([x, y]);
+          }
+        },
+        snapshot: (params) => ({ params: transfer(params) }),
+      });
+      // The joint classifier itself too: a distillation teacher for later runs.
+      return {
+        init: transfer(final),
+        ...(trained === ctx.model ? {} : { classifier: { model: trained, params: final } }),
+      };
     },
   };
 }

@@ -29,3 +29,4 @@ export {
 export { type MetaStepSchedule, metaStepAt } from './schedule.ts';
 export { runTaskJob, type TaskJob, type TaskResult } from './task.ts';
 export { inThreadRunner, replicaRunner, slotStateKey, type TaskRunner } from './task-runner.ts';
+export { type ParameterTraining, trainParameters } from './train-parameters.ts';

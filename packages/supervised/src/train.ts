@@ -1,7 +1,7 @@
 import { type BackendName, initBackend, tf } from '@reptile-bench/backend';
 import { type Rng, requireInteger, requireNumber, requireOneOf } from '@reptile-bench/core';
 import { type Batch, exampleLength, stratifiedSubset, UNKNOWN_ID } from '@reptile-bench/datasets';
-import { checkDivergence, type MetaTrainContext, runTrainingLoop } from '@reptile-bench/meta';
+import { type MetaTrainContext, trainParameters } from '@reptile-bench/meta';
 import {
   adam,
   checkDistillationOptions,
@@ -11,8 +11,6 @@ import {
   type Model,
   type Optimizer,
   sgd,
-  toArrays,
-  toTensors,
   trainStep,
 } from '@reptile-bench/models';
 
@@ -212,47 +210,31 @@ export async function trainClassifier(
     return { x, y, soft, size: indices.length };
   };
 
-  const resume = ctx.checkpoint?.resume;
   const optimizer = createOptimizer(o);
-  let params = toTensors(model, resume ? resume.params : model.init(ctx.rng.derive('init')));
-  try {
-    const state = resume?.optimizers.train;
-    if (state) optimizer.importState(state);
-    await runTrainingLoop(ctx, {
-      iterations: o.iterations,
-      async step(i) {
-        const b = batchAt(i);
-        const x = tf.tensor(b.x, [b.size, ...train.inputShape]);
-        const y = tf.tensor1d(b.y, 'int32');
-        const soft = b.soft ? tf.tensor2d(b.soft, [b.size, classes]) : undefined;
-        try {
-          const step =
-            o.distill && soft
-              ? distillStep(model, optimizer, params, x, y, soft, o.distill)
-              : trainStep(model, optimizer, params, x, y);
-          params = step.params;
-          return { loss: step.loss };
-        } finally {
-          tf.dispose([x, y, ...(soft ? [soft] : [])]);
-        }
-      },
-      snapshot: async () => ({ params: toArrays(params) }),
-      state: async (iteration) => ({
-        iteration,
-        params: toArrays(params),
-        optimizers: { train: optimizer.exportState() },
-      }),
-    });
-    const final = toArrays(params);
-    checkDivergence(o.iterations - 1, {}, final);
-    return {
-      params: final,
-      labelled,
-      examples: pool.length,
-      ...(teacherAgreement === undefined ? {} : { teacherAgreement }),
-    };
-  } finally {
-    tf.dispose(params);
-    optimizer.dispose();
-  }
+  const params = await trainParameters(ctx, {
+    model,
+    optimizer,
+    slot: 'train',
+    iterations: o.iterations,
+    init: () => model.init(ctx.rng.derive('init')),
+    step(i, params) {
+      const b = batchAt(i);
+      const x = tf.tensor(b.x, [b.size, ...train.inputShape]);
+      const y = tf.tensor1d(b.y, 'int32');
+      const soft = b.soft ? tf.tensor2d(b.soft, [b.size, classes]) : undefined;
+      try {
+        return o.distill && soft
+          ? distillStep(model, optimizer, params, x, y, soft, o.distill)
+          : trainStep(model, optimizer, params, x, y);
+      } finally {
+        tf.dispose([x, y, ...(soft ? [soft] : [])]);
+      }
+    },
+  });
+  return {
+    params,
+    labelled,
+    examples: pool.length,
+    ...(teacherAgreement === undefined ? {} : { teacherAgreement }),
+  };
 }
