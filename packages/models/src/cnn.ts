@@ -1,6 +1,6 @@
 import { ops, tf } from '@reptile-bench/backend';
 import { type Rng, requirePositiveInteger } from '@reptile-bench/core';
-import { checkClassLabels } from './losses.ts';
+import { denseClassifierHead } from './losses.ts';
 import { asBatch, checkParams, glorotUniform, type Model, type ParamSpec } from './model.ts';
 
 export interface CnnOptions {
@@ -76,10 +76,6 @@ export function createCnn(options: CnnOptions): Model {
       f = tf.relu(ops.dense(f, params[2 * convs] as tf.Tensor, params[2 * convs + 1] as tf.Tensor));
     return f;
   };
-  const head = (params: tf.Tensor[]) => ({
-    kernel: params[params.length - 2] as tf.Tensor,
-    bias: params[params.length - 1] as tf.Tensor,
-  });
 
   const model: Model = {
     kind: 'cnn',
@@ -95,21 +91,7 @@ export function createCnn(options: CnnOptions): Model {
           : new Float32Array(spec.shape.reduce((a, b) => a * b, 1)),
       );
     },
-    apply(params: tf.Tensor[], x: tf.Tensor): tf.Tensor {
-      return tf.tidy(() => {
-        const { kernel, bias } = head(params);
-        return ops.dense(features(params, x), kernel, bias);
-      });
-    },
-    // Training fuses the output layer with the loss (one op; the same arithmetic as apply + loss).
-    loss(params: tf.Tensor[], x: tf.Tensor, y: tf.Tensor): tf.Scalar {
-      return tf.tidy(() => {
-        const f = features(params, x);
-        checkClassLabels(y, f.shape[0]);
-        const { kernel, bias } = head(params);
-        return ops.denseSoftmaxCrossEntropy(f, kernel, bias, y);
-      });
-    },
+    ...denseClassifierHead(features),
   };
   return model;
 }

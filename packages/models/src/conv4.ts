@@ -1,6 +1,6 @@
 import { ops, tf } from '@reptile-bench/backend';
 import { type Rng, requirePositiveInteger } from '@reptile-bench/core';
-import { checkClassLabels } from './losses.ts';
+import { denseClassifierHead } from './losses.ts';
 import { asBatch, checkParams, glorotUniform, type Model, type ParamSpec } from './model.ts';
 
 export interface Conv4Options {
@@ -71,10 +71,6 @@ export function createConv4(options: Conv4Options): Model {
     }
     return tf.reshape(h, [h.shape[0], flat]);
   };
-  const head = (params: tf.Tensor[]) => ({
-    kernel: params[4 * blocks] as tf.Tensor,
-    bias: params[4 * blocks + 1] as tf.Tensor,
-  });
 
   const model: Model = {
     kind: 'conv4',
@@ -91,21 +87,7 @@ export function createConv4(options: Conv4Options): Model {
         return new Float32Array(size);
       });
     },
-    apply(params: tf.Tensor[], x: tf.Tensor): tf.Tensor {
-      return tf.tidy(() => {
-        const { kernel, bias } = head(params);
-        return ops.dense(features(params, x), kernel, bias);
-      });
-    },
-    // Training fuses the dense head with the loss (one op, one gradient; the same arithmetic as apply + loss).
-    loss(params: tf.Tensor[], x: tf.Tensor, y: tf.Tensor): tf.Scalar {
-      return tf.tidy(() => {
-        const f = features(params, x);
-        checkClassLabels(y, f.shape[0]);
-        const { kernel, bias } = head(params);
-        return ops.denseSoftmaxCrossEntropy(f, kernel, bias, y);
-      });
-    },
+    ...denseClassifierHead(features),
   };
   return model;
 }

@@ -26,3 +26,24 @@ export function meanSquaredError(predictions: tf.Tensor, targets: tf.Tensor): tf
     ops.meanSquaredError(predictions, targets.dtype === 'float32' ? targets : tf.cast(targets, 'float32')),
   );
 }
+
+/**
+ * `apply` and `loss` of a classifier whose last two parameters are a dense output layer on `features(params, x)`.
+ * Training fuses that layer with the loss (one op, one gradient; the same arithmetic as apply + loss).
+ */
+export function denseClassifierHead(features: (params: tf.Tensor[], x: tf.Tensor) => tf.Tensor): {
+  apply(params: tf.Tensor[], x: tf.Tensor): tf.Tensor;
+  loss(params: tf.Tensor[], x: tf.Tensor, y: tf.Tensor): tf.Scalar;
+} {
+  const kernel = (params: tf.Tensor[]) => params[params.length - 2] as tf.Tensor;
+  const bias = (params: tf.Tensor[]) => params[params.length - 1] as tf.Tensor;
+  return {
+    apply: (params, x) => tf.tidy(() => ops.dense(features(params, x), kernel(params), bias(params))),
+    loss: (params, x, y) =>
+      tf.tidy(() => {
+        const f = features(params, x);
+        checkClassLabels(y, f.shape[0]);
+        return ops.denseSoftmaxCrossEntropy(f, kernel(params), bias(params), y);
+      }),
+  };
+}

@@ -1,6 +1,6 @@
 import { ops, tf } from '@reptile-bench/backend';
 import { type Rng, requirePositiveInteger } from '@reptile-bench/core';
-import { checkClassLabels } from './losses.ts';
+import { denseClassifierHead } from './losses.ts';
 import { checkParams, glorotUniform, type Model, type ParamSpec } from './model.ts';
 
 export interface LstmClassifierOptions {
@@ -110,7 +110,6 @@ export function createLstmClassifier(options: LstmClassifierOptions): Model {
   }
   paramSpecs.push({ name: 'dense/kernel', shape: [directions * hidden, classes] });
   paramSpecs.push({ name: 'dense/bias', shape: [classes] });
-  const head = 1 + 3 * directions;
 
   /** The last hidden state(s) or their maxima, [batch, directions · hidden]. */
   const features = (params: tf.Tensor[], x: tf.Tensor): tf.Tensor2D => {
@@ -169,18 +168,7 @@ export function createLstmClassifier(options: LstmClassifierOptions): Model {
         return bias;
       });
     },
-    apply(params: tf.Tensor[], x: tf.Tensor): tf.Tensor {
-      return tf.tidy(() =>
-        ops.dense(features(params, x), params[head] as tf.Tensor, params[head + 1] as tf.Tensor),
-      );
-    },
-    loss(params: tf.Tensor[], x: tf.Tensor, y: tf.Tensor): tf.Scalar {
-      return tf.tidy(() => {
-        const f = features(params, x);
-        checkClassLabels(y, f.shape[0]);
-        return ops.denseSoftmaxCrossEntropy(f, params[head] as tf.Tensor, params[head + 1] as tf.Tensor, y);
-      });
-    },
+    ...denseClassifierHead(features),
   };
   return model;
 }
