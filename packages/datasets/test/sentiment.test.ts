@@ -159,9 +159,10 @@ describe('vocabulary and encoding', () => {
 });
 
 describe('loadSentiment', () => {
-  it('reads the project copy beside the repository (the real release, checked against its sha256s)', async () => {
+  it('reads the real release beside the repository or from $SENTIMENT_DIR, checked against its sha256s', async () => {
     const data = await loadSentiment({ cacheDir: fresh(), download: false });
-    expect(data.origin).toBe('shared');
+    // .ci/run sets $SENTIMENT_DIR for a clone, whose folder has no copy beside it
+    expect(data.origin).toBe(process.env.SENTIMENT_DIR === undefined ? 'shared' : 'env');
     expect(data.sentences).toHaveLength(3000);
     expect(data.knownRelease).toBe(true);
     expect(data.sha256).toEqual(SENTIMENT_KNOWN_FILES);
@@ -205,11 +206,13 @@ describe('loadSentiment', () => {
     await expect(loadSentiment({ dir })).rejects.toThrow(
       /the dir option points at .*, which lacks imdb_labelled\.txt \(and "sentiment labelled sentences\.zip"\)/,
     );
+    const before = process.env.SENTIMENT_DIR;
     process.env.SENTIMENT_DIR = dir;
     try {
       await expect(loadSentiment()).rejects.toThrow(/\$SENTIMENT_DIR points at .* lacks imdb_labelled\.txt/);
     } finally {
-      delete process.env.SENTIMENT_DIR;
+      if (before === undefined) delete process.env.SENTIMENT_DIR;
+      else process.env.SENTIMENT_DIR = before;
     }
   });
 
@@ -248,7 +251,10 @@ describe('loadSentiment download (local HTTP server)', () => {
   let server: Server;
   let base: string;
   const requests: string[] = [];
+  // $SENTIMENT_DIR (set by .ci/run for a clone) would be found before any download: out of the way here.
+  const sentimentDir = process.env.SENTIMENT_DIR;
   beforeAll(async () => {
+    delete process.env.SENTIMENT_DIR;
     server = createServer((req, res) => {
       requests.push(req.url ?? '');
       if (req.url === '/ok.zip') return res.writeHead(200, { 'content-length': archive.length }).end(archive);
@@ -268,6 +274,7 @@ describe('loadSentiment download (local HTTP server)', () => {
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
+    if (sentimentDir !== undefined) process.env.SENTIMENT_DIR = sentimentDir;
     await new Promise((done) => server.close(done));
     rmSync(scratch, { recursive: true, force: true });
   });
