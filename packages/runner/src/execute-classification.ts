@@ -91,14 +91,7 @@ export async function executeClassificationRun(
       return { backend, checksum: data.checksum, data, model: createModelFor(config) };
     },
     // Only training checkpoints: the final evaluation is one pass over the test set, simply done again.
-    resumePoint: (checkpoint) =>
-      checkpoint.phase === 'train'
-        ? {
-            phase: 'train',
-            iteration: checkpoint.training.iteration,
-            at: `iteration ${checkpoint.training.iteration}/${planLocalSgd(localSgdOptionsOf(config.algorithm, config.eval)).iterations}`,
-          }
-        : undefined,
+    iterations: planLocalSgd(localSgdOptionsOf(config.algorithm, config.eval)).iterations,
     run: ({ model, data }, writer, checkpoint) =>
       trainAndTest(run, model, data, writer, options, checkpoint as TrainCheckpoint | undefined),
   });

@@ -48,14 +48,7 @@ export async function executeTextRun(run: PlannedRun, options: ExecuteOptions): 
       return { backend, checksum: data.checksum, data };
     },
     // Text runs checkpoint only their training: scoring takes seconds and is simply done again.
-    resumePoint: (checkpoint) =>
-      checkpoint.phase === 'train'
-        ? {
-            phase: 'train',
-            iteration: checkpoint.training.iteration,
-            at: `iteration ${checkpoint.training.iteration}/${trainingIterations(config.algorithm)}`,
-          }
-        : undefined,
+    iterations: trainingIterations(config.algorithm),
     run: ({ data }, writer, checkpoint) =>
       trainAndTest(run, config, data, writer, options, checkpoint as TrainCheckpoint | undefined),
   });

@@ -88,18 +88,8 @@ export async function executeRun(run: PlannedRun, options: ExecuteOptions): Prom
       return { backend, checksum: data.checksum, data, model: createModelFor(config) };
     },
     // Both phases continue: training from its iteration, the final evaluation from its last scored episode.
-    resumePoint: (checkpoint) =>
-      checkpoint.phase === 'train'
-        ? {
-            phase: 'train',
-            iteration: checkpoint.training.iteration,
-            at: `iteration ${checkpoint.training.iteration}/${trainingIterations(config.algorithm)}`,
-          }
-        : {
-            phase: 'eval',
-            iteration: trainingIterations(config.algorithm),
-            at: `evaluation episode ${checkpoint.episodes.length}/${config.eval.episodes}`,
-          },
+    iterations: trainingIterations(config.algorithm),
+    evalEpisodes: config.eval.episodes,
     run: ({ model, data }, writer, checkpoint) =>
       trainAndEvaluate(run, model, data, writer, options, checkpoint),
   });

@@ -13,20 +13,18 @@ import {
 import type { PlannedRun } from './config/sweep.ts';
 import type { ExecuteOptions, ExecuteResult } from './execute.ts';
 
-/** Where a checkpoint continues: the phase, the iteration the run record notes, and the same in words. */
-export interface ResumePoint {
-  phase: 'train' | 'eval';
-  iteration: number;
-  at: string;
-}
-
 export interface RecordedRun<Setup extends { backend: BackendInfo; checksum: string }> {
   /** Replica threads of the run, recorded in its tags. */
   threads: number;
   /** Backend, data and model. A failure here is recorded as the run's, so the reports list it with its reason. */
   setup(): Promise<Setup>;
-  /** Where a checkpoint continues; undefined: that checkpoint is not continued and the run starts over. */
-  resumePoint(checkpoint: RunCheckpoint): ResumePoint | undefined;
+  /** Training iterations in all. */
+  iterations: number;
+  /**
+   * Episodes of the final evaluation, when its checkpoints continue too (few-shot runs); without it a checkpoint
+   * written during the evaluation is not continued and the run starts over.
+   */
+  evalEpisodes?: number;
   /** Trains and evaluates (from the checkpoint when there is one) and returns the run's summary. */
   run(
     setup: Setup,
@@ -81,7 +79,7 @@ export async function executeRecorded<Setup extends { backend: BackendInfo; chec
     // A checkpoint that cannot be continued is left as it is, with the run, for the user to decide.
     return { status: 'FAILED', summary: {}, error: error instanceof Error ? error.message : String(error) };
   }
-  const point = checkpoint === undefined ? undefined : spec.resumePoint(checkpoint);
+  const point = checkpoint === undefined ? undefined : resumePoint(checkpoint, spec);
   let writer: RunWriter;
   if (checkpoint === undefined || point === undefined) {
     checkpoint = undefined;
@@ -120,6 +118,23 @@ export async function executeRecorded<Setup extends { backend: BackendInfo; chec
     }
     return fail(writer, error);
   }
+}
+
+/** Where a checkpoint continues (the phase, the iteration the record notes, the same in words), if it does. */
+function resumePoint(
+  checkpoint: RunCheckpoint,
+  spec: { iterations: number; evalEpisodes?: number },
+): { phase: 'train' | 'eval'; iteration: number; at: string } | undefined {
+  if (checkpoint.phase === 'train') {
+    const { iteration } = checkpoint.training;
+    return { phase: 'train', iteration, at: `iteration ${iteration}/${spec.iterations}` };
+  }
+  if (spec.evalEpisodes === undefined) return undefined;
+  return {
+    phase: 'eval',
+    iteration: spec.iterations,
+    at: `evaluation episode ${checkpoint.episodes.length}/${spec.evalEpisodes}`,
+  };
 }
 
 /** The run's checkpoint when it was interrupted and left one; throws (saying why) when it may not be continued. */
