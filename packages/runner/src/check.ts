@@ -185,7 +185,7 @@ export function buildBaseline(
 
 /** Where the per-episode scores of a baseline live: `<name>.episodes.json` beside it. */
 export function episodesFileOf(baselineFile: string): string {
-  return baselineFile.replace(/\.json$/, '') + '.episodes.json';
+  return `${baselineFile.replace(/\.json$/, '')}.episodes.json`;
 }
 
 /** Reads and validates a baseline file and its per-episode scores, with errors that say what to do. */
