@@ -225,8 +225,8 @@ function pairedDifference(
   setting: AveragingSetting,
   row: AveragingRow,
   readout: (curve: CurvePoint[], finalAccuracy: number | undefined) => number | undefined,
+  base: AveragingRow | undefined = setting.baseline,
 ): SeedStat | undefined {
-  const base = setting.baseline;
   if (!base) return undefined;
   const finals = (r: AveragingRow) =>
     new Map(r.summary.finished.map((x) => [x.meta.seed, x.summary.accuracy_test]));
@@ -358,15 +358,15 @@ export function verdictTable(setting: AveragingSetting): Table {
   const large = setting.rows.filter((r) => r.variant.kind === 'large-batch SGD');
   const pairs = local.flatMap((r) => {
     const match = large.find((l) => l.variant.batch === r.variant.batch * r.variant.replicas);
-    if (!match || !r.final || !match.final) return [];
-    return [{ r, match, d: r.final.mean - match.final.mean }];
+    const d = match ? pairedDifference(setting, r, (_c, f) => f, match) : undefined;
+    return match && d ? [{ r, match, d }] : [];
   });
-  const topPair = best(pairs, (p) => p.d);
+  const topPair = best(pairs, (p) => p.d.mean);
   rows.push([
     'averaging beats spending the same compute on a k× batch (final accuracy, same examples)',
-    topPair ? (topPair.v > 0 ? 'yes' : 'no') : 'unclear',
+    topPair ? significantly(topPair.x.d, 0) : 'unclear',
     topPair
-      ? `best ${describe(topPair.x.r)}: ${showAccuracy(topPair.x.r.final)} vs batch ${topPair.x.match.variant.batch}: ${showAccuracy(topPair.x.match.final)}`
+      ? `best ${describe(topPair.x.r)}: ${showAccuracy(topPair.x.r.final)} vs batch ${topPair.x.match.variant.batch}: ${showAccuracy(topPair.x.match.final)}, ${topPair.x.d.mean >= 0 ? '+' : ''}${pct(topPair.x.d.mean)}${Number.isFinite(topPair.x.d.ci95) ? ` ± ${pct(topPair.x.d.ci95)}` : ''} points (paired by seed)`
       : 'no large-batch runs to compare',
   ]);
   return {
