@@ -15,6 +15,7 @@ import {
   toTensors,
   trainStep,
 } from '../packages/models/src/index.ts';
+import { timeKernels } from './kernel-timer.ts';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const composite = process.argv.includes('--composite');
@@ -28,25 +29,7 @@ if (!(Number.isInteger(steps) && steps > 0))
 await initBackend(backend);
 if (composite && tf.getKernel('LstmPool', backend) !== undefined) tf.unregisterKernel('LstmPool', backend);
 
-const current = new Map<string, { calls: number; ms: number }>();
-let depth = 0;
-for (const config of tf.getKernelsForBackend(backend)) {
-  const kernelFunc = config.kernelFunc;
-  config.kernelFunc = (a) => {
-    if (depth > 0) return kernelFunc(a);
-    depth++;
-    const start = performance.now();
-    try {
-      return kernelFunc(a);
-    } finally {
-      const entry = current.get(config.kernelName) ?? { calls: 0, ms: 0 };
-      entry.calls++;
-      entry.ms += performance.now() - start;
-      current.set(config.kernelName, entry);
-      depth--;
-    }
-  };
-}
+const current = timeKernels(backend);
 
 const data = splitSentiment(await loadSentiment(), { seed: 0, minCount: 2 });
 const sizes =

@@ -6,6 +6,7 @@
 import { type BackendName, initBackend, parseBackendName, tf } from '../packages/backend/src/index.ts';
 import { createRng } from '../packages/core/src/index.ts';
 import { adam, createConv4, toTensors, trainStep } from '../packages/models/src/index.ts';
+import { timeKernels } from './kernel-timer.ts';
 
 const backend: BackendName = parseBackendName(process.argv[2] ?? 'wasm', 'bench-step: backend');
 const steps = Number(process.argv[3] ?? (backend === 'cpu' ? 3 : 200));
@@ -14,25 +15,7 @@ if (!(Number.isInteger(steps) && steps > 0))
 await initBackend(backend);
 
 // Per kernel: calls and time within the current step; a kernel called from inside another counts in its caller.
-const current = new Map<string, { calls: number; ms: number }>();
-let depth = 0;
-for (const config of tf.getKernelsForBackend(backend)) {
-  const kernelFunc = config.kernelFunc;
-  config.kernelFunc = (args) => {
-    if (depth > 0) return kernelFunc(args);
-    depth++;
-    const start = performance.now();
-    try {
-      return kernelFunc(args);
-    } finally {
-      const entry = current.get(config.kernelName) ?? { calls: 0, ms: 0 };
-      entry.calls++;
-      entry.ms += performance.now() - start;
-      current.set(config.kernelName, entry);
-      depth--;
-    }
-  };
-}
+const current = timeKernels(backend);
 
 const model = createConv4({ ways: 5 });
 const x = tf.tensor(
