@@ -462,9 +462,13 @@ export function costNote(s: AveragingSetting): string {
     const rows = s.rows.filter((r) => r.variant.replicas === k);
     const noSync = rows.find((r) => r.variant.sync === 'end');
     const everyStep = rows.find((r) => r.variant.sync === 1);
-    const parts = rows
-      .filter((r) => r.msPerStep)
-      .map((r) => `H = ${showSync(r.variant)}: ${r.msPerStep!.mean.toFixed(2)} ms`);
+    const timed = rows.filter((r) => r.msPerStep);
+    // Two configurations with the same H (a learning-rate variant) are told apart by name.
+    const shared = (r: AveragingRow) => timed.filter((o) => o.variant.sync === r.variant.sync).length > 1;
+    const parts = timed.map(
+      (r) =>
+        `H = ${showSync(r.variant)}${shared(r) ? ` (${r.summary.name})` : ''}: ${r.msPerStep!.mean.toFixed(2)} ms`,
+    );
     let text = `k = ${k}, per step of all ${k} replicas: ${parts.join(', ')}`;
     if (noSync?.msPerStep)
       text += `; without averaging a step costs ${(noSync.msPerStep.mean / base.msPerStep.mean).toFixed(2)}× plain SGD's (ideal on ${k} free cores: 1×)`;
