@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // One config for the whole monorepo: each package is a vitest project named after its folder, so
@@ -13,7 +14,8 @@ export default defineConfig({
     projects: packages.map((name) => ({
       test: {
         name,
-        root: `packages/${name}`,
+        // Absolute, so that `pnpm test` inside a package (cwd there) finds the same files.
+        root: fileURLToPath(new URL(`./packages/${name}`, import.meta.url)),
         include: ['test/**/*.test.ts'],
         testTimeout: 120_000,
         hookTimeout: 300_000,

@@ -249,7 +249,14 @@ describe.skipIf(redisBinary === undefined)(
       expect(none.stderr).toContain('no job queue given');
 
       // This Redis requires a password.
-      const noPassword = await cli(['collect', queueSweep, '--queue', `redis://127.0.0.1:${redis.port}`]);
+      const noPassword = await cli([
+        'collect',
+        queueSweep,
+        '--queue',
+        `redis://127.0.0.1:${redis.port}`,
+        '--out',
+        join(root, 'no-password'),
+      ]);
       expect(noPassword.code).toBe(1);
       expect(noPassword.stderr).toContain(`Redis at redis://127.0.0.1:${redis.port}/0 requires a password`);
       const wrong = await cli([
@@ -264,6 +271,7 @@ describe.skipIf(redisBinary === undefined)(
       expect(wrong.stderr).toContain('refused the password');
       expect(`${wrong.stdout}${wrong.stderr}`).not.toContain(password);
       expect(existsSync(join(root, 'wrong', 'runs'))).toBe(false);
+      expect(existsSync(join(root, 'no-password', 'runs'))).toBe(false);
     });
 
     it('detach, collect, workers: every run collected once, reports written, identical to the local sweep', async () => {

@@ -55,7 +55,7 @@ export interface QueueSweepOptions {
   wait?: boolean;
 }
 
-/** When a run's job was enqueued, taken, run, stored and collected (epoch ms). */
+/** When a run's job was enqueued, taken, run, stored in Redis and in the local run store (epoch ms). */
 export type QueueTiming = RunJobResult['timing'] & { enqueued: number; collected: number };
 
 export type QueueOutcome = RunOutcome & { timing?: QueueTiming; worker?: string };
@@ -260,8 +260,8 @@ export async function queueSweeps(
       if (job === undefined) return;
       const value = job.returnvalue as RunJobResult | undefined;
       const bytes = await connection.getBuffer(resultKey(run.runId));
-      const record = await store.getRun(run.runId);
       if (bytes === null || value?.sha256 === undefined) {
+        const record = await store.getRun(run.runId);
         if (isFinished(record, run) && record.attempt === value?.attempt) {
           // Collected before, by a coordinator that stopped before removing the job.
           await forget(run);
@@ -276,11 +276,13 @@ export async function queueSweeps(
         return;
       }
       let imported = false;
+      let inStore = 0;
       try {
         const bundle = unpackRun(bytes, `the result of ${run.runId} in Redis`);
         if (!headerMatches(bundle, run) || bundle.status !== 'FINISHED')
           throw new Error(`it holds a ${bundle.status} run of another config`);
         await importRun(out, bundle);
+        inStore = Date.now();
         imported = true;
       } catch (error) {
         note(
@@ -301,7 +303,7 @@ export async function queueSweeps(
         reused: false,
         summary: stored?.summary ?? value.summary,
         seconds: (value.timing.runEnd - value.timing.runStart) / 1000,
-        timing: { ...value.timing, enqueued: job.timestamp, collected: Date.now() },
+        timing: { ...value.timing, enqueued: job.timestamp, collected: inStore },
         worker: value.worker,
       });
     };
