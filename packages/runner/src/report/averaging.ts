@@ -78,6 +78,8 @@ interface Variant {
   replicas: number;
   sync: number | 'end';
   batch: number;
+  /** The learning rate scaled with the batch (linear rule with warm-up), as against the base rate. */
+  linearLr: boolean;
 }
 
 function variantOf(config: RunConfig): Variant {
@@ -88,6 +90,7 @@ function variantOf(config: RunConfig): Variant {
     replicas: a.replicas,
     sync: a.sync_every,
     batch: a.batch,
+    linearLr: a.lr_scaling === 'linear',
   };
 }
 
@@ -288,10 +291,11 @@ export function averagingTables(setting: AveragingSetting): Table[] {
   return [main, verdictTable(setting)];
 }
 
+const lrNote = (v: Variant) => (v.linearLr ? ', linear lr' : '');
 const describe = (r: AveragingRow) =>
-  r.variant.replicas === 1
+  (r.variant.replicas === 1
     ? `batch ${r.variant.batch}`
-    : `k = ${r.variant.replicas}, H = ${showSync(r.variant)}`;
+    : `k = ${r.variant.replicas}, H = ${showSync(r.variant)}`) + lrNote(r.variant);
 
 function significantly(s: SeedStat | undefined, above: number): string {
   if (!s) return 'unclear';
@@ -357,7 +361,10 @@ export function verdictTable(setting: AveragingSetting): Table {
   // Averaging against the same compute spent on a larger batch: local SGD (k, H) vs large-batch SGD (k × batch).
   const large = setting.rows.filter((r) => r.variant.kind === 'large-batch SGD');
   const pairs = local.flatMap((r) => {
-    const match = large.find((l) => l.variant.batch === r.variant.batch * r.variant.replicas);
+    const match = large.find(
+      (l) =>
+        l.variant.batch === r.variant.batch * r.variant.replicas && l.variant.linearLr === r.variant.linearLr,
+    );
     const d = match ? pairedDifference(setting, r, (_c, f) => f, match) : undefined;
     return match && d ? [{ r, match, d }] : [];
   });
@@ -462,13 +469,9 @@ export function costNote(s: AveragingSetting): string {
     const rows = s.rows.filter((r) => r.variant.replicas === k);
     const noSync = rows.find((r) => r.variant.sync === 'end');
     const everyStep = rows.find((r) => r.variant.sync === 1);
-    const timed = rows.filter((r) => r.msPerStep);
-    // Two configurations with the same H (a learning-rate variant) are told apart by name.
-    const shared = (r: AveragingRow) => timed.filter((o) => o.variant.sync === r.variant.sync).length > 1;
-    const parts = timed.map(
-      (r) =>
-        `H = ${showSync(r.variant)}${shared(r) ? ` (${r.summary.name})` : ''}: ${r.msPerStep!.mean.toFixed(2)} ms`,
-    );
+    const parts = rows
+      .filter((r) => r.msPerStep)
+      .map((r) => `H = ${showSync(r.variant)}${lrNote(r.variant)}: ${r.msPerStep!.mean.toFixed(2)} ms`);
     let text = `k = ${k}, per step of all ${k} replicas: ${parts.join(', ')}`;
     if (noSync?.msPerStep)
       text += `; without averaging a step costs ${(noSync.msPerStep.mean / base.msPerStep.mean).toFixed(2)}× plain SGD's (ideal on ${k} free cores: 1×)`;
