@@ -9,6 +9,7 @@ interface EvaluateJson {
   run_id: string;
   episodes: number;
   eval_seed: number | null;
+  optimizer_state: 'fresh' | 'trained';
   same_data: boolean;
   results: Record<
     string,
@@ -104,8 +105,86 @@ describe('reptile-bench evaluate, on runs of a real sweep', () => {
     const nan = await cli(['evaluate', nanFile, '--out', out]);
     expect(nan.code).toBe(1);
     expect(nan.stderr).toContain(`evaluate: run ${reptileRun.id}'s model gives non-finite results`);
+    // Plain SGD keeps no state between steps: starting episodes from meta-training's changes nothing.
+    const sgdTrained = await cli([
+      'evaluate',
+      reptileRun.id,
+      '--out',
+      out,
+      '--optimizer-state',
+      'trained',
+      '--json',
+    ]);
+    expect(sgdTrained.code, sgdTrained.stderr).toBe(0);
+    expect((JSON.parse(sgdTrained.stdout) as EvaluateJson).results.transductive?.per_episode).toEqual(
+      sameJson.results.transductive?.per_episode,
+    );
     const badOption = await cli(['evaluate', reptileRun.id, '--modes', 'inductive']);
     expect(badOption.code).not.toBe(0);
     expect(badOption.stderr).toContain('--modes takes non-transductive and/or transductive, got "inductive"');
+  }, 120_000);
+  it("adapts from meta-training's inner Adam or from a fresh one, as asked, on the same episodes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runner-evaluate-adam-'));
+    const out = join(dir, 'results');
+    const file = join(dir, 'adam.yaml');
+    writeFileSync(
+      file,
+      `name: adam
+seeds: [0]
+defaults:
+  backend: cpu
+  dataset: { name: sine, shots: 5, train_shots: 10, query_shots: 10 }
+  model: { name: mlp, hidden: [16, 16] }
+  algorithm: { name: reptile, meta_iters: 8, meta_batch: 2, inner_iters: 3, inner_batch: 5, learning_rate: 0.01, optimizer: adam, shared_optimizer_state: true }
+  eval: { episodes: 6, eval_iters: 4, eval_batch: 5, optimizer: adam, learning_rate: 0.01, every: 4, val_episodes: 2, optimizer_state: trained }
+runs:
+  - {}
+`,
+    );
+    const swept = await cli(['sweep', file, '--out', out, '--json']);
+    expect(swept.code, swept.stderr).toBe(0);
+    const run = lastJson(swept.stdout).runs[0];
+    if (run === undefined) throw new Error('the sweep lacks its run');
+    const evaluated = async (extra: string[]) => {
+      const r = await cli(['evaluate', run.id, '--out', out, '--json', ...extra]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as EvaluateJson;
+    };
+    const own = await evaluated([]);
+    const trained = await evaluated(['--optimizer-state', 'trained']);
+    const fresh = await evaluated(['--optimizer-state', 'fresh']);
+    expect(own.optimizer_state).toBe('trained');
+    expect(own.results.transductive?.mean).toBe(run.metrics.mse_transductive);
+    expect(trained.results.transductive?.per_episode).toEqual(own.results.transductive?.per_episode);
+    expect(fresh.optimizer_state).toBe('fresh');
+    // Adam's moments and step count change every update of the adaptation, so every episode scores otherwise.
+    const a = fresh.results.transductive?.per_episode ?? [];
+    const b = own.results.transductive?.per_episode ?? [];
+    expect(a).toHaveLength(6);
+    for (let i = 0; i < a.length; i++) expect(a[i]).not.toBe(b[i]);
+    const table = await cli(['evaluate', run.id, '--out', out, '--optimizer-state', 'fresh']);
+    expect(table.stdout).toContain('inner optimizer fresh (the run used trained)');
+    // The same model saved without its inner state can only be evaluated fresh.
+    const { loadModel, saveModel } = await import('@reptile-bench/models');
+    const loaded = await loadModel(openRunStore(out).artifactPath(run.id, 'model.json'));
+    const stateless = join(dir, 'stateless.json');
+    await saveModel(stateless, loaded.model, loaded.params, loaded.metadata);
+    const noState = await cli(['evaluate', stateless, '--out', out, '--optimizer-state', 'trained']);
+    expect(noState.code).not.toBe(0);
+    expect(noState.stderr).toContain('holds no inner optimizer state');
+    const freshFromFile = await cli([
+      'evaluate',
+      stateless,
+      '--out',
+      out,
+      '--optimizer-state',
+      'fresh',
+      '--json',
+    ]);
+    expect(freshFromFile.code, freshFromFile.stderr).toBe(0);
+    expect((JSON.parse(freshFromFile.stdout) as EvaluateJson).results.transductive?.per_episode).toEqual(a);
+    const bad = await cli(['evaluate', run.id, '--out', out, '--optimizer-state', 'warm']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--optimizer-state takes fresh or trained, got "warm"');
   }, 120_000);
 });

@@ -3,7 +3,7 @@ import type { MeanWithCi } from '@reptile-bench/core';
 import { evaluate } from '@reptile-bench/evaluation';
 import { evaluationOptions, prepareData, testEpisodeRng } from '../assemble.ts';
 import { failCommand } from '../commands/options.ts';
-import { type EvalMode, fewShotConfig, isTextRun } from '../config/schema.ts';
+import { type EvalMode, fewShotConfig, isTextRun, type RunConfig } from '../config/schema.ts';
 import { metricKindOf, modeKeyOf, summaryKey } from '../records.ts';
 import { evaluateFixedEpisodes } from './fixed-episodes.ts';
 import { loadRunModel } from './run-model.ts';
@@ -17,6 +17,8 @@ export interface EvaluateCommandOptions {
   json?: boolean;
   /** A folder of episode folders (support/ and query/ class folders) to score instead of sampled episodes. */
   episodesFrom?: string;
+  /** Instead of the run's eval.optimizer_state: adapt from a fresh inner optimizer or from meta-training's. */
+  optimizerState?: 'fresh' | 'trained';
 }
 
 interface ModeResult {
@@ -32,7 +34,13 @@ interface ModeResult {
  * other ones (`--episodes`, `--eval-seed`). `target` is a run id in the store or a model file a run saved.
  */
 export async function evaluateCommand(target: string, opts: EvaluateCommandOptions): Promise<void> {
-  const { loaded, runId, run, config, modelFile } = await loadRunModel(target, opts.out);
+  const { loaded, runId, run, config: recorded, modelFile } = await loadRunModel(target, opts.out);
+  const config = withOptimizerState(
+    recorded,
+    opts.optimizerState,
+    loaded.optimizerState !== undefined,
+    runId,
+  );
   if (isTextRun(config))
     throw new Error(
       `run ${runId} trained a text classifier (${config.dataset.name}): it was scored on its test split when it ran, ` +
@@ -92,6 +100,7 @@ export async function evaluateCommand(target: string, opts: EvaluateCommandOptio
         metric,
         episodes,
         eval_seed: opts.evalSeed ?? null,
+        optimizer_state: fewShotConfig(config).eval.optimizer_state,
         same_data: sameData,
         results: Object.fromEntries(
           results.map((r) => [
@@ -117,7 +126,9 @@ export async function evaluateCommand(target: string, opts: EvaluateCommandOptio
     `${(mean * scale).toFixed(2)} ± ${(ci95 * scale).toFixed(2)} (n=${n})`;
   process.stdout.write(
     `run ${runId} (${run.meta.name}, seed ${run.meta.seed}), ${unit}, ${episodes} episodes ` +
-      `${sameEpisodes ? "(episode i is the run's test episode i)" : `(eval seed ${opts.evalSeed})`}\n`,
+      `${sameEpisodes ? "(episode i is the run's test episode i)" : `(eval seed ${opts.evalSeed})`}, ` +
+      `inner optimizer ${fewShotConfig(config).eval.optimizer_state}` +
+      `${config === recorded ? '' : ` (the run used ${fewShotConfig(recorded).eval.optimizer_state})`}\n`,
   );
   process.stdout.write('| mode | recorded by the run | now |\n| --- | --- | --- |\n');
   for (const r of results)
@@ -125,6 +136,23 @@ export async function evaluateCommand(target: string, opts: EvaluateCommandOptio
       `| ${r.mode} | ${r.recorded ? cell(r.recorded.mean, r.recorded.ci95, r.recorded.n) : '–'} | ${cell(r.now.mean, r.now.ci95, r.now.n)} |\n`,
     );
   if (notFinite.length > 0) failCommand(nonFiniteMessage(runId, notFinite), 1);
+}
+
+/** The run's config, evaluated with another starting state of the inner optimizer when one is asked for. */
+function withOptimizerState(
+  config: RunConfig,
+  state: 'fresh' | 'trained' | undefined,
+  hasTrainedState: boolean,
+  runId: string,
+): RunConfig {
+  if (state === undefined || isTextRun(config)) return config;
+  if (state === 'trained' && !hasTrainedState)
+    throw new Error(
+      `--optimizer-state trained: run ${runId}'s model.json holds no inner optimizer state to start ` +
+        'episodes from; use fresh',
+    );
+  const few = fewShotConfig(config);
+  return { ...few, eval: { ...few.eval, optimizer_state: state } };
 }
 
 function nonFiniteMessage(runId: string, modes: string[]): string {

@@ -12,6 +12,12 @@ function modesOption(value: string): string[] {
   return modes;
 }
 
+function optimizerStateOption(value: string): 'fresh' | 'trained' {
+  if (value !== 'fresh' && value !== 'trained')
+    throw new InvalidArgumentError(`--optimizer-state takes fresh or trained, got "${value}"`);
+  return value;
+}
+
 export function register(program: Command): void {
   program
     .command('evaluate')
@@ -24,6 +30,11 @@ export function register(program: Command): void {
     .option('--modes <list>', "non-transductive,transductive (default: the run's eval.modes)", modesOption)
     .option('--eval-seed <n>', "draw other test episodes from this seed (default: the run's own)", seedOption)
     .option('--workers <n|auto>', 'replica threads for adapting episodes in parallel', workerCount, 1)
+    .option(
+      '--optimizer-state <fresh|trained>',
+      "adapt each episode from a fresh inner optimizer or from the one meta-training left (default: the run's eval.optimizer_state)",
+      optimizerStateOption,
+    )
     .option(
       '--episodes-from <dir>',
       'score fixed episodes instead: <dir>/<episode>/support/<class>/* and <dir>/<episode>/query/<class>/* (images)',
