@@ -72,10 +72,9 @@ runs:
     return root;
   }
 
-  it('adapts on real Omniglot support images and predicts labelled queries, with probabilities', async () => {
-    const support = classFolders(join(dir, 'support'), 0, 5);
-    // The support images themselves as queries: an adapted model must get nearly all of them.
-    const same = await cli([
+  /** `reptile-bench predict` with the run's model on support and query folders or files. */
+  const predict = (support: string, query: string | string[], ...extra: string[]) =>
+    cli([
       'predict',
       '--model',
       runId,
@@ -83,10 +82,14 @@ runs:
       out,
       '--support',
       support,
-      '--query',
-      support,
-      '--json',
+      ...[query].flat().flatMap((q) => ['--query', q]),
+      ...extra,
     ]);
+
+  it('adapts on real Omniglot support images and predicts labelled queries, with probabilities', async () => {
+    const support = classFolders(join(dir, 'support'), 0, 5);
+    // The support images themselves as queries: an adapted model must get nearly all of them.
+    const same = await predict(support, support, '--json');
     expect(same.code, same.stderr).toBe(0);
     const memorised = JSON.parse(same.stdout) as {
       accuracy: number;
@@ -102,33 +105,11 @@ runs:
     }
 
     const query = classFolders(join(dir, 'query'), 10, 13);
-    const table = await cli([
-      'predict',
-      '--model',
-      runId,
-      '--out',
-      out,
-      '--support',
-      support,
-      '--query',
-      query,
-    ]);
+    const table = await predict(support, query);
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/adapted on 25 support images of 5 classes .*non-transductive/);
     expect(table.stdout).toMatch(/accuracy: \d+\.\d\d % \(\d+\/15\)/);
-    const csv = await cli([
-      'predict',
-      '--model',
-      runId,
-      '--out',
-      out,
-      '--support',
-      support,
-      '--query',
-      query,
-      '--csv',
-      '--transductive',
-    ]);
+    const csv = await predict(support, query, '--csv', '--transductive');
     expect(csv.code, csv.stderr).toBe(0);
     const lines = csv.stdout.trim().split('\n');
     expect(lines[0]).toBe(
@@ -152,20 +133,7 @@ runs:
       encodePng({ width: 61, height: 47, data, channels: 3, depth: 8 }),
     );
     writeFileSync(join(loose, 'real.png'), characters.get([...characters.keys()][0]!)![19]!);
-    const result = await cli([
-      'predict',
-      '--model',
-      runId,
-      '--out',
-      out,
-      '--support',
-      support,
-      '--query',
-      join(loose, 'stroke.png'),
-      '--query',
-      join(loose, 'real.png'),
-      '--json',
-    ]);
+    const result = await predict(support, [join(loose, 'stroke.png'), join(loose, 'real.png')], '--json');
     expect(result.code, result.stderr).toBe(0);
     const predictions = (JSON.parse(result.stdout) as { predictions: Prediction[]; accuracy?: number })
       .predictions;
@@ -175,17 +143,7 @@ runs:
 
   it('refuses what it cannot use, naming the folder or file', async () => {
     const fourWay = classFolders(join(dir, 'four'), 0, 2, 4);
-    const wrongWays = await cli([
-      'predict',
-      '--model',
-      runId,
-      '--out',
-      out,
-      '--support',
-      fourWay,
-      '--query',
-      fourWay,
-    ]);
+    const wrongWays = await predict(fourWay, fourWay);
     expect(wrongWays.code).toBe(1);
     expect(wrongWays.stderr).toMatch(
       /four: 4 class folders .* but the model of run .* adapts 5-way: give exactly 5 class folders/,
@@ -193,48 +151,18 @@ runs:
     const empty = join(dir, 'empty');
     classFolders(empty, 0, 1);
     mkdirSync(join(empty, 'zz-empty'));
-    const emptyClass = await cli([
-      'predict',
-      '--model',
-      runId,
-      '--out',
-      out,
-      '--support',
-      empty,
-      '--query',
-      empty,
-    ]);
+    const emptyClass = await predict(empty, empty);
     expect(emptyClass.stderr).toMatch(/empty\/zz-empty: class folder without images/);
     const badDir = join(dir, 'bad');
     classFolders(badDir, 0, 1);
     writeFileSync(join(badDir, [...characters.keys()][0]!, 'broken.png'), 'not an image at all');
-    const unreadable = await cli([
-      'predict',
-      '--model',
-      runId,
-      '--out',
-      out,
-      '--support',
-      badDir,
-      '--query',
-      badDir,
-    ]);
+    const unreadable = await predict(badDir, badDir);
     expect(unreadable.code).toBe(1);
     expect(unreadable.stderr).toMatch(/broken\.png: neither a PNG nor a JPEG/);
     const strange = join(dir, 'strange-query');
     mkdirSync(join(strange, 'unknown-class'), { recursive: true });
     writeFileSync(join(strange, 'unknown-class', '0.png'), characters.get([...characters.keys()][0]!)![0]!);
-    const unknown = await cli([
-      'predict',
-      '--model',
-      runId,
-      '--out',
-      out,
-      '--support',
-      join(dir, 'support'),
-      '--query',
-      strange,
-    ]);
+    const unknown = await predict(join(dir, 'support'), strange);
     expect(unknown.stderr).toMatch(
       /unknown-class: class "unknown-class" is not among the support set's classes/,
     );
