@@ -24,6 +24,7 @@ import { createProgress } from '../src/progress.ts';
 import { parseQueueUrl } from '../src/queue/connection.ts';
 import { queueSweeps } from '../src/queue/coordinator.ts';
 import { startRedisServer } from '../src/queue/redis-server.ts';
+import { recordedNumbers } from '../src/records.ts';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -134,19 +135,15 @@ function must(result: { code: number; stderr: string }, what: string): void {
   }
 }
 
-const timing = /seconds|per_s/;
-function numbers(record: RunRecord): string {
-  return JSON.stringify({
-    status: record.status,
-    summary: Object.entries(record.summary).filter(([k]) => !timing.test(k)),
-    metrics: Object.entries(record.metrics)
-      .filter(([k]) => !timing.test(k))
-      .map(([k, points]) => [
-        k,
-        points.map((p) => [p.step, Object.is(p.value, -0) ? '-0' : String(p.value)]),
-      ]),
-  });
-}
+/** A run's numbers as text, -0, NaN and ±Infinity spelled out: the comparison is bit for bit. */
+const numbers = (record: RunRecord) =>
+  JSON.stringify(recordedNumbers(record), (_k, v) =>
+    typeof v === 'number' && (Object.is(v, -0) || !Number.isFinite(v))
+      ? Object.is(v, -0)
+        ? '-0'
+        : String(v)
+      : v,
+  );
 
 const load = () =>
   loadavg()

@@ -22,6 +22,7 @@ export { parseQueueUrl, type QueueTarget } from './queue/connection.ts';
 export { type QueueSweepResult, queueSweeps } from './queue/coordinator.ts';
 export { type RedisServer, startRedisServer } from './queue/redis-server.ts';
 export { type QueueWorkerOptions, runQueueWorker } from './queue/worker.ts';
+export { recordedNumbers } from './records.ts';
 export { type ConfigSummary, poolMeanWithCi, summarizeConfigs } from './report/aggregate.ts';
 export { type WrittenReport, writeReports } from './report/write.ts';
 export type { RunOutcome, SweepOptions } from './scheduler.ts';

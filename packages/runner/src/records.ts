@@ -77,3 +77,25 @@ export function resultFromSummary(
     n,
   };
 }
+
+const timingKey = /seconds|per_s/;
+
+/**
+ * Every number a run records but for its times (which differ from run to run): what must be bit for bit the same
+ * between a run and its rerun, its resumed copy, or its copy from a worker on the job queue.
+ */
+export function recordedNumbers(record: Pick<RunRecord, 'status' | 'summary' | 'metrics'>): {
+  status: string;
+  summary: Record<string, number>;
+  metrics: Record<string, Array<[number, number]>>;
+} {
+  return {
+    status: record.status,
+    summary: Object.fromEntries(Object.entries(record.summary).filter(([k]) => !timingKey.test(k))),
+    metrics: Object.fromEntries(
+      Object.entries(record.metrics)
+        .filter(([k]) => !timingKey.test(k))
+        .map(([k, points]) => [k, points.map((p): [number, number] => [p.step, p.value])]),
+    ),
+  };
+}

@@ -14,6 +14,7 @@ import {
   redisInstallHint,
   startRedisServer,
 } from '../src/queue/redis-server.ts';
+import { recordedNumbers } from '../src/records.ts';
 import { bin, type CliResult } from './cli-helpers.ts';
 
 // Sweeps on the job queue through the real CLI, against a real Redis (redis-server on 127.0.0.1, a free port,
@@ -135,20 +136,6 @@ async function startWorker(name: string, o: { stall?: number; extra?: string[] }
   return worker;
 }
 
-/** Every number a run records, but for the times (which differ from run to run). */
-function numbers(record: RunRecord): unknown {
-  const timing = /seconds|per_s/;
-  return {
-    status: record.status,
-    summary: Object.fromEntries(Object.entries(record.summary).filter(([k]) => !timing.test(k))),
-    metrics: Object.fromEntries(
-      Object.entries(record.metrics)
-        .filter(([k]) => !timing.test(k))
-        .map(([k, points]) => [k, points.map((p) => [p.step, p.value])]),
-    ),
-  };
-}
-
 /** The runs of `out` are those of the local reference, bit for bit: ids, numbers, model and episode scores. */
 async function expectSameAsLocal(out: string, reference: string): Promise<void> {
   const ours = openRunStore(out);
@@ -159,7 +146,7 @@ async function expectSameAsLocal(out: string, reference: string): Promise<void> 
     const a = (await ours.getRun(id)) as RunRecord;
     const b = (await theirs.getRun(id)) as RunRecord;
     expect(a.status, `${id}: ${a.error}`).toBe('FINISHED');
-    expect(numbers(a)).toEqual(numbers(b));
+    expect(recordedNumbers(a)).toEqual(recordedNumbers(b));
     for (const artifact of b.artifacts)
       expect(readFileSync(ours.artifactPath(id, artifact)), `${id} ${artifact}`).toEqual(
         readFileSync(theirs.artifactPath(id, artifact)),

@@ -7,6 +7,7 @@ import { openRunStore, type RunRecord } from '@reptile-bench/tracking';
 import { describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint } from '../src/checkpoint.ts';
 import { planSweep } from '../src/config/sweep.ts';
+import { recordedNumbers } from '../src/records.ts';
 import { bin, type CliResult, lastJson } from './cli-helpers.ts';
 
 // A run killed outright (SIGKILL, no cleanup) in the middle of meta-training and again in the middle of its final
@@ -63,20 +64,6 @@ runs:
   return file;
 }
 
-/** What must not change across interruptions: every number a run records, but for the times. */
-function numbers(record: RunRecord): unknown {
-  const timing = /seconds|per_s/;
-  return {
-    status: record.status,
-    summary: Object.fromEntries(Object.entries(record.summary).filter(([k]) => !timing.test(k))),
-    metrics: Object.fromEntries(
-      Object.entries(record.metrics)
-        .filter(([k]) => !timing.test(k))
-        .map(([k, points]) => [k, points.map((p) => [p.step, p.value])]),
-    ),
-  };
-}
-
 async function expectResumesExactly(
   name: string,
   run: string,
@@ -110,7 +97,7 @@ async function expectResumesExactly(
 
   const a = (await openRunStore(join(dir, 'reference')).getRun(runId)) as RunRecord;
   const b = (await store.getRun(runId)) as RunRecord;
-  expect(numbers(b)).toEqual(numbers(a));
+  expect(recordedNumbers(b)).toEqual(recordedNumbers(a));
   expect(b.resumes.map((r) => r.phase)).toEqual(crashes.slice(0, crashes.length).map((c) => c.split(':')[0]));
   expect(b.attempt).toBe((await store.getRun(runId))?.attempt);
   for (const artifact of artifacts)
@@ -171,7 +158,7 @@ describe('kills at random points', () => {
     expect(finished.code, finished.stderr).toBe(0);
     const a = (await openRunStore(join(dir, 'reference')).getRun(runId)) as RunRecord;
     const b = (await store.getRun(runId)) as RunRecord;
-    expect(numbers(b)).toEqual(numbers(a));
+    expect(recordedNumbers(b)).toEqual(recordedNumbers(a));
   });
 });
 
