@@ -61,3 +61,18 @@ export function lastJson(stdout: string): {
   const lines = stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1] as string);
 }
+
+/** Polls `check` every 50 ms until it returns a value; fails naming `what` after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 120_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

@@ -15,7 +15,7 @@ import {
   startRedisServer,
 } from '../src/queue/redis-server.ts';
 import { recordedNumbers } from '../src/records.ts';
-import { bin, type CliResult } from './cli-helpers.ts';
+import { bin, type CliResult, waitFor } from './cli-helpers.ts';
 
 // Sweeps on the job queue through the real CLI, against a real Redis (redis-server on 127.0.0.1, a free port,
 // a password) started here: enqueue and collect, workers killed outright, Redis restarted, the coordinator killed
@@ -101,16 +101,6 @@ function killGroup(child: ChildProcess): void {
   } catch {
     // already gone
   }
-}
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, ms = 120_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /**

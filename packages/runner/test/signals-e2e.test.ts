@@ -6,7 +6,7 @@ import { openRunStore, type RunRecord } from '@reptile-bench/tracking';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint.ts';
 import { planSweep } from '../src/config/sweep.ts';
-import { bin } from './cli-helpers.ts';
+import { bin, waitFor } from './cli-helpers.ts';
 
 // Stopping runs through the real CLI: Ctrl-C (SIGINT to the whole process group, as a terminal sends it) stops a
 // run within seconds with a checkpoint and exit code 130; a second Ctrl-C exits at once; a sweep killed outright
@@ -64,16 +64,6 @@ function start(args: string[]): Started {
     child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() }));
   });
   return { child, stderr: () => err, exit };
-}
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 function alive(pid: number): boolean {

@@ -6,17 +6,7 @@ import { openRunStore, type RunRecord } from '@reptile-bench/tracking';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { planSweep } from '../src/config/sweep.ts';
-import { bin, cli, lastJson, tinySweep } from './cli-helpers.ts';
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { bin, cli, lastJson, tinySweep, waitFor } from './cli-helpers.ts';
 
 describe('reptile-bench sweep, end to end on sine waves', () => {
   it('runs a tiny sweep, writes reports, reuses finished runs, and checks against a baseline', async () => {
