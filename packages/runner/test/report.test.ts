@@ -6,6 +6,7 @@ import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { poolMeanWithCi, summarizeConfigs } from '../src/report/aggregate.ts';
 import { learningCurves } from '../src/report/charts.ts';
+import { paperReproductionTable } from '../src/report/paper.ts';
 import { resultsColumns, summaryColumns } from '../src/report/tables.ts';
 import { writeReports } from '../src/report/write.ts';
 import { type Fixture, writeFixtureStore } from './fixtures.ts';
@@ -151,5 +152,42 @@ describe('reports from a fixture run store', () => {
     expect(readFileSync(join(fixture.dir, 'fixture', 'summary.csv'), 'utf8')).toBe(files['summary.csv']);
     await regenerateReports(['fixture'], fixture.dir);
     expect(readFileSync(join(fixture.dir, 'fixture', 'report.html'), 'utf8')).toBe(first);
+  });
+});
+
+describe('the paper-reproduction table', () => {
+  it("lists Reptile at the paper's budget only, with the published numbers and the difference", async () => {
+    const fixture = await writeFixtureStore();
+    const runs = await openRunStore(fixture.dir).listRuns({ sweep: 'fixture' });
+    const summaries = summarizeConfigs(runs);
+    // 100 meta-iterations: not the paper's 100k, so no table.
+    expect(paperReproductionTable(summaries)).toBeUndefined();
+    const atScale = summaries.map((s) => ({
+      ...s,
+      config: { ...s.config, algorithm: { ...s.config.algorithm, meta_iters: 100_000 } },
+    })) as typeof summaries;
+    const table = paperReproductionTable(atScale);
+    expect(table?.rows).toHaveLength(1);
+    const row = Object.fromEntries((table?.headers ?? []).map((h, i) => [`${h}#${i}`, table?.rows[0]?.[i]]));
+    // By hand: every test episode of the three seeds pooled, in percent, minus the published 95.39 / 97.68.
+    const ids = runs.filter((r) => r.meta.name === 'omniglot-5w1s/reptile').map((r) => r.meta.runId);
+    const pooled = (mode: 'nontransductive' | 'transductive') =>
+      meanWithCi(ids.flatMap((id) => fixture.episodes.get(id)?.[mode] ?? []));
+    const nt = pooled('nontransductive');
+    const t = pooled('transductive');
+    const signed = (d: number) => `${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(2)}`;
+    expect(row).toMatchObject({
+      'setting#0': 'omniglot-5w1s',
+      'configuration#1': 'omniglot-5w1s/reptile',
+      'seeds#2': '3',
+      'meta-iterations#3': '100,000',
+      'test episodes#4': '600',
+      'ours, non-transductive (%)#5': `${(100 * nt.mean).toFixed(2)} ± ${(100 * nt.ci95).toFixed(2)}`,
+      'paper#6': '95.39',
+      'difference (points)#7': signed(100 * nt.mean - 95.39),
+      'ours, transductive (%)#8': `${(100 * t.mean).toFixed(2)} ± ${(100 * t.ci95).toFixed(2)}`,
+      'paper#9': '97.68',
+      'difference (points)#10': signed(100 * t.mean - 97.68),
+    });
   });
 });

@@ -9,6 +9,7 @@ import {
   settingTables,
   type Table,
 } from './markdown.ts';
+import { paperReproductionNote, paperReproductionTable } from './paper.ts';
 
 export function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -39,6 +40,12 @@ export function reportHtml(
   extra: { note?: string; sections?: Array<{ setting: string; tables: Table[]; note?: string }> } = {},
 ): string {
   const sections: string[] = [];
+  const paper = paperReproductionTable(summaries);
+  if (paper)
+    sections.push(
+      `<section data-section="paper">\n<h2>${escapeHtml(paper.title)}</h2>\n` +
+        `<p class="note">${escapeHtml(paperReproductionNote)}</p>\n${htmlTable(paper)}\n</section>`,
+    );
   for (const table of settingTables(summaries)) {
     const setting = table.title.split(':')[0] as string;
     const figures = charts

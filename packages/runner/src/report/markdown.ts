@@ -2,6 +2,7 @@ import type { StoredRun } from '../records.ts';
 import type { ConfigSummary } from './aggregate.ts';
 import { distillationNote, distillationTable } from './distill.ts';
 import { formatDuration, formatMeanCi, formatRate, metricLabel } from './format.ts';
+import { paperReproductionNote, paperReproductionTable } from './paper.ts';
 
 export interface Table {
   /** A heading for the setting, e.g. "omniglot-5w1s — accuracy (%)". */
@@ -124,6 +125,8 @@ export function reportMarkdown(
   const parts = [`# Sweep \`${context.sweep}\``, ''];
   if (context.description) parts.push(context.description, '');
   parts.push(`Runs up to ${context.generatedAt.toISOString()} — ${provenance(context)}.`, '', note, '');
+  const paper = paperReproductionTable(summaries);
+  if (paper) parts.push(`## ${paper.title}`, '', paperReproductionNote, '', markdownTable(paper), '');
   for (const table of settingTables(summaries)) parts.push(`## ${table.title}`, '', markdownTable(table), '');
   const distillation = distillationTable(summaries);
   if (distillation)

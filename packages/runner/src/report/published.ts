@@ -11,6 +11,11 @@ const reptileOmniglot: Record<string, { nontransductive: number; transductive: n
   '20w5s': { nontransductive: 96.65, transductive: 97.12 },
 };
 
+/** The paper's meta-training budget for an Omniglot setting: 100k meta-iterations for 5-way, 200k for 20-way. */
+export function paperMetaIters(ways: number): number {
+  return ways >= 20 ? 200_000 : 100_000;
+}
+
 /** The paper's number for this configuration's setting, when the paper reports one (Reptile on Omniglot). */
 export function publishedResult(
   config: RunConfig,
