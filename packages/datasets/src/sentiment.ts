@@ -379,7 +379,7 @@ export function stratifiedSubset(labels: Int32Array, share: number, rng: Rng): U
   return mask;
 }
 
-/** Counts and checksums for `reptile-bench data sentiment` and run records. */
+/** Counts and checksums of the prepared sentiment splits, for a data summary or a run record. */
 export function summarizeSentiment(data: SentimentData, splits: SentimentSplits) {
   const count = (s: TextSplit) => ({
     sentences: s.sentences.length,
