@@ -225,53 +225,41 @@ try {
     if (runs.length < 8)
       console.log(`note: ${runs.length} runs; the target is stated for a sweep of 8 or more`);
     const speedUp = (s: number[]) => `${((s[0] as number) / (s[1] as number)).toFixed(2)}x`;
-    const seconds: number[] = [];
-    for (const n of [1, 2]) {
-      const workers = await startWorkers(redis.url, n, `scaling-${n}`);
+    /** The sweep into a fresh store with the given scheduler options; its seconds, after printing them. */
+    const timedSweep = async (label: string, folder: string, scheduler: string[]) => {
       const loadBefore = load();
       const result = await cli([
         'sweep',
         sweep,
         ...sets,
         ...only,
-        '--queue',
-        redis.url,
+        ...scheduler,
         '--out',
-        join(dir, `scaling-${n}`),
+        join(dir, folder),
         '--progress',
         'none',
       ]);
-      await stopWorkers(workers);
-      must(result, `the sweep with ${n} worker(s)`);
-      seconds.push(result.seconds);
+      must(result, `the sweep (${label})`);
       console.log(
-        `${n} worker process(es)       ${result.seconds.toFixed(1)} s for ${runs.length} runs, ${await runSeconds(join(dir, `scaling-${n}`), result)} (load average ${loadBefore} before, ${load()} after)`,
+        `${label.padEnd(26)} ${result.seconds.toFixed(1)} s for ${runs.length} runs, ${await runSeconds(join(dir, folder), result)} (load average ${loadBefore} before, ${load()} after)`,
       );
+      return result.seconds;
+    };
+    const seconds: number[] = [];
+    for (const n of [1, 2]) {
+      const workers = await startWorkers(redis.url, n, `scaling-${n}`);
+      try {
+        seconds.push(await timedSweep(`${n} worker process(es)`, `scaling-${n}`, ['--queue', redis.url]));
+      } finally {
+        await stopWorkers(workers);
+      }
     }
     console.log(`speed-up 1 -> 2 workers     ${speedUp(seconds)}`);
     if (values.local) {
       // The same sweep without the queue: how far two processes scale on this machine at all.
       const local: number[] = [];
-      for (const n of [1, 2]) {
-        const loadBefore = load();
-        const result = await cli([
-          'sweep',
-          sweep,
-          ...sets,
-          ...only,
-          '--workers',
-          String(n),
-          '--out',
-          join(dir, `local-${n}`),
-          '--progress',
-          'none',
-        ]);
-        must(result, `the local sweep with --workers ${n}`);
-        local.push(result.seconds);
-        console.log(
-          `local --workers ${n}          ${result.seconds.toFixed(1)} s, ${await runSeconds(join(dir, `local-${n}`), result)} (load average ${loadBefore} before, ${load()} after)`,
-        );
-      }
+      for (const n of [1, 2])
+        local.push(await timedSweep(`local --workers ${n}`, `local-${n}`, ['--workers', String(n)]));
       console.log(`speed-up local 1 -> 2       ${speedUp(local)}`);
     }
   } else {
