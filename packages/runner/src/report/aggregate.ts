@@ -51,6 +51,8 @@ export interface ConfigSummary {
   modes: Partial<Record<ModeKey, ModeSummary>>;
   trainSeconds?: number;
   evalSeconds?: number;
+  /** CPU seconds of the run process, training and evaluation (unlike wall time, not moved by pauses or load). */
+  cpuSeconds?: number;
   metaItersPerSecond?: number;
   backend: string;
   paper?: { nontransductive: number; transductive: number };
@@ -106,6 +108,7 @@ export function summarizeConfigs(runs: StoredRun[]): ConfigSummary[] {
     }
     const trainSeconds = meanOf(finished.map((r) => r.summary.train_seconds ?? Number.NaN));
     const evalSeconds = meanOf(finished.map((r) => r.summary.eval_seconds ?? Number.NaN));
+    const cpuSeconds = meanOf(finished.map((r) => r.summary.cpu_seconds ?? Number.NaN));
     const metaItersPerSecond = meanOf(finished.map((r) => r.summary.meta_iters_per_s ?? Number.NaN));
     const paper = publishedResult(config);
     summaries.push({
@@ -121,6 +124,7 @@ export function summarizeConfigs(runs: StoredRun[]): ConfigSummary[] {
       modes,
       ...(trainSeconds === undefined ? {} : { trainSeconds }),
       ...(evalSeconds === undefined ? {} : { evalSeconds }),
+      ...(cpuSeconds === undefined ? {} : { cpuSeconds }),
       ...(metaItersPerSecond === undefined ? {} : { metaItersPerSecond }),
       backend: `${first.meta.backend.name} ${first.meta.backend.version}`,
       ...(paper ? { paper } : {}),

@@ -13,9 +13,6 @@ function difference(ours: MeanWithCi | undefined, paper: number): string {
   return `${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(2)}`;
 }
 
-const meanOf = (values: number[]) =>
-  values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0) / values.length;
-
 /** Reptile configurations with a published number, meta-trained for at least the paper's meta-iterations. */
 export function paperScale(summaries: ConfigSummary[]): ConfigSummary[] {
   return summaries.filter((s) => {
@@ -34,7 +31,6 @@ export function paperReproductionTable(summaries: ConfigSummary[]): Table | unde
   const rows = paperScale(summaries).map((s) => {
     const paper = s.paper as { nontransductive: number; transductive: number };
     const mode = (m: FewShotModeKey) => s.modes[m]?.pooled;
-    const cpu = meanOf(s.finished.map((r) => r.summary.cpu_seconds).filter((v) => v !== undefined));
     const episodes = mode('nontransductive')?.n ?? mode('transductive')?.n;
     const iters = 'meta_iters' in s.config.algorithm ? s.config.algorithm.meta_iters : 0;
     return [
@@ -51,7 +47,7 @@ export function paperReproductionTable(summaries: ConfigSummary[]): Table | unde
       difference(mode('transductive'), paper.transductive),
       formatDuration(s.trainSeconds),
       formatDuration(s.evalSeconds),
-      formatDuration(cpu),
+      formatDuration(s.cpuSeconds),
     ];
   });
   if (rows.length === 0) return undefined;
