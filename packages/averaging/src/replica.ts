@@ -4,7 +4,7 @@
 // but the batch indices and learning rates crosses threads per round, and no state stays behind in a thread.
 import { tf } from '@reptile-bench/backend';
 import { imageBatch, type LabelledImages } from '@reptile-bench/datasets';
-import { batchTensors, type Model, modelFor, momentumSgd, toTensors, trainStep } from '@reptile-bench/models';
+import { type Model, modelFor, momentumSgd, toTensors, trainOnBatches } from '@reptile-bench/models';
 
 /** A float32 slice of a shared buffer: `length` values from element `offset`. */
 export interface SharedSlice {
@@ -101,21 +101,15 @@ export function trainRound(job: RoundJob): RoundResult {
       ? { shapes: model.paramSpecs.map((s) => [...s.shape]), m: momenta.slice() }
       : {}),
   });
+  // Batches are gathered one step at a time, not all before the first step.
+  function* batches(images: LabelledImages) {
+    for (let s = 0; s < steps; s++)
+      yield imageBatch(images, job.indices.subarray(s * job.batchSize, (s + 1) * job.batchSize));
+  }
   let params = toTensors(model, split(model, flat));
-  const losses: number[] = [];
+  let losses: number[];
   try {
-    for (let s = 0; s < steps; s++) {
-      const batch = imageBatch(data, job.indices.subarray(s * job.batchSize, (s + 1) * job.batchSize));
-      const { x, y } = batchTensors(batch);
-      try {
-        const step = trainStep(model, optimizer, params, x, y);
-        params = step.params;
-        losses.push(step.loss);
-      } finally {
-        x.dispose();
-        y.dispose();
-      }
-    }
+    ({ params, losses } = trainOnBatches(model, optimizer, params, batches(data)));
     let offset = 0;
     for (const p of params) {
       flat.set(p.dataSync() as Float32Array, offset);

@@ -1,4 +1,4 @@
-import { type BackendName, createReplicaPool, type ReplicaPool } from '@reptile-bench/backend';
+import { type BackendName, createReplicaPools } from '@reptile-bench/backend';
 import {
   attachData,
   detachData,
@@ -41,14 +41,8 @@ export function inThread(): ReplicaThreads {
  */
 export async function replicaThreads(backend: BackendName, workers: number): Promise<ReplicaThreads> {
   const module = new URL('./replica.ts', import.meta.url);
-  const pools: ReplicaPool[] = [];
+  const pools = await createReplicaPools(workers, { module, backend });
   const keys: string[] = [];
-  try {
-    for (let i = 0; i < workers; i++) pools.push(await createReplicaPool({ module, workers: 1, backend }));
-  } catch (error) {
-    await Promise.all(pools.map((pool) => pool.destroy()));
-    throw error;
-  }
   return {
     threads: workers,
     async attach(data) {

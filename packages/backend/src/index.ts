@@ -2,7 +2,12 @@
 export { registerTrainingKernels } from './kernels/register.ts';
 export * as ops from './ops.ts';
 export { type PackedArrays, packArrays, unpackArrays } from './pack.ts';
-export { createReplicaPool, type ReplicaPool, type ReplicaPoolOptions } from './pool.ts';
+export {
+  createReplicaPool,
+  createReplicaPools,
+  type ReplicaPool,
+  type ReplicaPoolOptions,
+} from './pool.ts';
 export {
   type BackendInfo,
   type BackendName,

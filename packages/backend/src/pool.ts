@@ -77,3 +77,21 @@ export async function createReplicaPool(options: ReplicaPoolOptions): Promise<Re
     destroy: () => piscina.destroy(),
   };
 }
+
+/**
+ * Starts `count` pools of one worker each, so that a caller can keep per-thread state (a replica's data, a task's
+ * model) where it sends work. Either all start or none stays running.
+ */
+export async function createReplicaPools(
+  count: number,
+  options: Omit<ReplicaPoolOptions, 'workers'>,
+): Promise<ReplicaPool[]> {
+  const pools: ReplicaPool[] = [];
+  try {
+    for (let i = 0; i < count; i++) pools.push(await createReplicaPool({ ...options, workers: 1 }));
+  } catch (error) {
+    await Promise.all(pools.map((pool) => pool.destroy()));
+    throw error;
+  }
+  return pools;
+}

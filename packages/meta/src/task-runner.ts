@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import {
   type BackendName,
-  createReplicaPool,
+  createReplicaPools,
   type PackedArrays,
   packArrays,
-  type ReplicaPool,
   unpackArrays,
 } from '@reptile-bench/backend';
 import type { OptimizerState } from '@reptile-bench/models';
@@ -88,14 +87,8 @@ export function inThreadRunner(): TaskRunner {
 export async function replicaRunner(backend: BackendName, workers: number): Promise<TaskRunner> {
   const statePrefix = `run:${randomUUID()}/`;
   const module = new URL('./replica.ts', import.meta.url);
-  const pools: ReplicaPool[] = [];
+  const pools = await createReplicaPools(workers, { module, backend });
   const sharedLayout = new WeakMap<Float32Array[], PackedArrays>();
-  try {
-    for (let i = 0; i < workers; i++) pools.push(await createReplicaPool({ module, workers: 1, backend }));
-  } catch (error) {
-    await Promise.all(pools.map((pool) => pool.destroy()));
-    throw error;
-  }
   return {
     statePrefix,
     place(params) {

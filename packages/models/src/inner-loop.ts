@@ -22,7 +22,7 @@ export function trainOnBatches(
   model: Model,
   optimizer: Optimizer,
   params: tf.Tensor[],
-  batches: readonly Batch[],
+  batches: Iterable<Batch>,
 ): { params: tf.Tensor[]; losses: number[] } {
   const losses: number[] = [];
   for (const batch of batches) {

@@ -18,7 +18,7 @@ import {
 import { classifierAccuracy, type Model, saveModel } from '@reptile-bench/models';
 import type { RunWriter } from '@reptile-bench/tracking';
 import { createModelFor } from './assemble.ts';
-import { type RunCheckpoint, type RunProgressState, saveCheckpoint } from './checkpoint.ts';
+import type { RunCheckpoint } from './checkpoint.ts';
 import type { ClassificationRunConfig } from './config/schema.ts';
 import type { PlannedRun } from './config/sweep.ts';
 import type { ExecuteOptions, ExecuteResult } from './execute.ts';
@@ -31,7 +31,7 @@ import {
   validationKey,
   validationSecondsKey,
 } from './records.ts';
-import { executeRecorded, workClock } from './run-lifecycle.ts';
+import { checkpointWriter, executeRecorded, workClock } from './run-lifecycle.ts';
 
 export type ClassificationRun = PlannedRun & { config: ClassificationRunConfig };
 
@@ -115,26 +115,7 @@ async function trainAndTest(
   const examplesPerIteration = plan.chunk * plan.examplesPerStep;
   const logEvery = Math.max(1, Math.ceil(plan.iterations / maxTrainingPoints));
   const clock = workClock(resumed?.elapsed ?? { train: 0, validation: 0, eval: 0, cpu: 0 });
-  const checkpointFile = options.tracker.store.checkpointPath(run.runId);
-  let lastSave = performance.now();
-  const save = async (state: RunProgressState) => {
-    await saveCheckpoint(checkpointFile, {
-      runId: run.runId,
-      configHash: run.configHash,
-      seed,
-      backend: config.backend,
-      commit: options.commit,
-      time: Date.now(),
-      logOffset: writer.logPosition(),
-      elapsed: clock.snapshot(),
-      ...state,
-    } as RunCheckpoint);
-    lastSave = performance.now();
-  };
-  const { every_seconds: everySeconds, every_iterations: everyIterations } = config.checkpoint;
-  const due = (iteration: number) =>
-    (everyIterations > 0 && iteration % everyIterations === 0) ||
-    performance.now() - lastSave >= everySeconds * 1000;
+  const checkpoints = checkpointWriter(run, options, writer, clock);
 
   progress({ phase: 'train', done: resumed?.training.iteration ?? 0, total: plan.iterations });
   const result = await trainLocalSgd(
@@ -177,8 +158,8 @@ async function trainAndTest(
       },
       checkpoint: {
         ...(resumed ? { resume: resumed.training } : {}),
-        due,
-        save: (training) => save({ phase: 'train', training }),
+        due: checkpoints.due,
+        save: (training) => checkpoints.save({ phase: 'train', training }),
       },
       ...(config.max_loss === undefined ? {} : { maxLoss: config.max_loss }),
       ...(options.signal ? { signal: options.signal } : {}),

@@ -6,12 +6,12 @@ import { inferenceTime, scoreClassifier } from '@reptile-bench/evaluation';
 import { type SupervisedContext, trainClassifier } from '@reptile-bench/supervised';
 import type { RunWriter } from '@reptile-bench/tracking';
 import { prepareTextRun, type TextRunData } from './assemble-text.ts';
-import { type RunCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import type { RunCheckpoint } from './checkpoint.ts';
 import { isTextRun, type TextRunConfig } from './config/schema.ts';
 import type { PlannedRun } from './config/sweep.ts';
 import { addModelArtifact, type ExecuteOptions, type ExecuteResult } from './execute.ts';
 import { validationKey, validationSecondsKey } from './records.ts';
-import { executeRecorded, workClock } from './run-lifecycle.ts';
+import { checkpointWriter, executeRecorded, workClock } from './run-lifecycle.ts';
 import { loadTeacher } from './teachers.ts';
 import { trainingIterations } from './training.ts';
 
@@ -69,9 +69,7 @@ async function trainAndTest(
   const { model, splits } = data;
   const rng = createRng(run.seed);
   const clock = workClock(resumed?.elapsed ?? { train: 0, validation: 0, eval: 0, cpu: 0 });
-  const checkpointFile = options.tracker.store.checkpointPath(run.runId);
-  let lastSave = performance.now();
-  const { every_seconds: everySeconds, every_iterations: everyIterations } = config.checkpoint;
+  const checkpoints = checkpointWriter(run, options, writer, clock);
   const logEvery = Math.max(1, Math.ceil(a.train_iters / maxTrainingPoints));
 
   let distill: Parameters<typeof trainClassifier>[1]['distill'];
@@ -105,24 +103,8 @@ async function trainAndTest(
     },
     checkpoint: {
       ...(resumed ? { resume: resumed.training } : {}),
-      due: (iteration) =>
-        (everyIterations > 0 && iteration % everyIterations === 0) ||
-        performance.now() - lastSave >= everySeconds * 1000,
-      save: async (training) => {
-        await saveCheckpoint(checkpointFile, {
-          runId: run.runId,
-          configHash: run.configHash,
-          seed: run.seed,
-          backend: config.backend,
-          commit: options.commit,
-          time: Date.now(),
-          logOffset: writer.logPosition(),
-          elapsed: clock.snapshot(),
-          phase: 'train',
-          training,
-        });
-        lastSave = performance.now();
-      },
+      due: checkpoints.due,
+      save: (training) => checkpoints.save({ phase: 'train', training }),
     },
     ...(config.eval.every > 0
       ? {

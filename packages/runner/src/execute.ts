@@ -17,7 +17,7 @@ import {
   type RunData,
   testEpisodeRng,
 } from './assemble.ts';
-import { type RunCheckpoint, type RunProgressState, saveCheckpoint } from './checkpoint.ts';
+import type { RunCheckpoint } from './checkpoint.ts';
 import { fewShotConfig, isClassificationRun, isTextRun } from './config/schema.ts';
 import type { PlannedRun } from './config/sweep.ts';
 import { type ClassificationRun, executeClassificationRun } from './execute-classification.ts';
@@ -30,7 +30,7 @@ import {
   validationKey,
   validationSecondsKey,
 } from './records.ts';
-import { executeRecorded, workClock } from './run-lifecycle.ts';
+import { checkpointWriter, executeRecorded, workClock } from './run-lifecycle.ts';
 import { loadTeacher } from './teachers.ts';
 import { trainingIterations } from './training.ts';
 
@@ -111,30 +111,7 @@ async function trainAndEvaluate(
   const iterations = trainingIterations(config.algorithm);
   const logEvery = Math.max(1, Math.ceil(iterations / maxTrainingPoints));
   const clock = workClock(resumed?.elapsed ?? { train: 0, validation: 0, eval: 0, cpu: 0 });
-  const checkpointFile = options.tracker.store.checkpointPath(run.runId);
-  const owner = {
-    runId: run.runId,
-    configHash: run.configHash,
-    seed,
-    backend: config.backend,
-    commit: options.commit,
-  };
-  let lastSave = performance.now();
-  const save = async (state: RunProgressState) => {
-    await saveCheckpoint(checkpointFile, {
-      ...owner,
-      time: Date.now(),
-      logOffset: writer.logPosition(),
-      elapsed: clock.snapshot(),
-      ...state,
-    } as RunCheckpoint);
-    lastSave = performance.now();
-    options.onCheckpoint?.();
-  };
-  const { every_seconds: everySeconds, every_iterations: everyIterations } = config.checkpoint;
-  const due = (iteration: number) =>
-    (everyIterations > 0 && iteration % everyIterations === 0) ||
-    performance.now() - lastSave >= everySeconds * 1000;
+  const checkpoints = checkpointWriter(run, options, writer, clock);
 
   // Learning curves: a few test episodes every `eval.every` iterations. Their time is kept out of the training
   // time so that accuracy-vs-time shows the cost of training alone.
@@ -204,8 +181,8 @@ async function trainAndEvaluate(
       },
       checkpoint: {
         ...(resumed?.phase === 'train' ? { resume: resumed.training } : {}),
-        due,
-        save: (training) => save({ phase: 'train', training }),
+        due: checkpoints.due,
+        save: (training) => checkpoints.save({ phase: 'train', training }),
       },
       // (earlier stored configs have no bound)
       ...(config.max_loss === undefined ? {} : { maxLoss: config.max_loss }),
@@ -228,7 +205,8 @@ async function trainAndEvaluate(
 
   // The evaluation checkpoints the episodes it has scored: a resumed one runs only the rest.
   const done = new Map<number, EpisodeScores>(resumed?.phase === 'eval' ? resumed.episodes : []);
-  const saveEvaluation = () => save({ phase: 'eval', trained: trainedState, episodes: [...done.entries()] });
+  const saveEvaluation = () =>
+    checkpoints.save({ phase: 'eval', trained: trainedState, episodes: [...done.entries()] });
   if (resumed?.phase !== 'eval') await saveEvaluation();
   options.signal?.throwIfAborted();
   let saving: Promise<void> | undefined;
@@ -250,7 +228,7 @@ async function trainAndEvaluate(
         done,
         onEpisode: (e, scores) => {
           done.set(e, scores);
-          if (saving === undefined && performance.now() - lastSave >= everySeconds * 1000)
+          if (saving === undefined && checkpoints.secondsDue())
             saving = saveEvaluation().finally(() => {
               saving = undefined;
             });

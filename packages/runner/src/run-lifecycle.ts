@@ -7,8 +7,10 @@ import {
   type ElapsedSeconds,
   loadCheckpoint,
   type RunCheckpoint,
+  type RunProgressState,
   refusalOf,
   removeCheckpoint,
+  saveCheckpoint,
 } from './checkpoint.ts';
 import type { PlannedRun } from './config/sweep.ts';
 import type { ExecuteOptions, ExecuteResult } from './execute.ts';
@@ -207,5 +209,42 @@ export function workClock(before: ElapsedSeconds) {
       eval: evalSeconds(),
       cpu: cpuSeconds(),
     }),
+  };
+}
+
+/**
+ * Writes a run's checkpoints (and tells `options.onCheckpoint`, e.g. to copy them off this machine) and says when
+ * the next one is due: every `every_iterations` iterations when that is set, and `every_seconds` after the last.
+ */
+export function checkpointWriter(
+  run: PlannedRun,
+  options: ExecuteOptions,
+  writer: RunWriter,
+  clock: ReturnType<typeof workClock>,
+) {
+  const file = options.tracker.store.checkpointPath(run.runId);
+  const { every_seconds: everySeconds, every_iterations: everyIterations } = run.config.checkpoint;
+  let lastSave = performance.now();
+  const secondsDue = () => performance.now() - lastSave >= everySeconds * 1000;
+  return {
+    async save(state: RunProgressState) {
+      await saveCheckpoint(file, {
+        runId: run.runId,
+        configHash: run.configHash,
+        seed: run.seed,
+        backend: run.config.backend,
+        commit: options.commit,
+        time: Date.now(),
+        logOffset: writer.logPosition(),
+        elapsed: clock.snapshot(),
+        ...state,
+      } as RunCheckpoint);
+      lastSave = performance.now();
+      options.onCheckpoint?.();
+    },
+    /** During training, after `iteration` iterations. */
+    due: (iteration: number) => (everyIterations > 0 && iteration % everyIterations === 0) || secondsDue(),
+    /** During the evaluation, which has no iterations. */
+    secondsDue,
   };
 }
