@@ -41,7 +41,7 @@ defaults:
   backend: cpu
   checkpoint: { every_iterations: 3, every_seconds: 100000 }
 runs:
-  - name: run${run.replaceAll("\n", "\n  ")}
+  - name: run${run.replaceAll('\n', '\n  ')}
 `,
       );
       const [planned] = planSweep(file).runs;
