@@ -258,6 +258,23 @@ export function createMlflowClient(options: MlflowClientOptions): MlflowClient {
     return root;
   }
 
+  /** Uploads one file to the artifact store under `root` (a run's or a logged model's served path). */
+  async function putArtifact(root: string, path: string, content: string | Uint8Array | { file: string }) {
+    const body =
+      typeof content === 'string'
+        ? new TextEncoder().encode(content)
+        : content instanceof Uint8Array
+          ? content
+          : new Uint8Array(await readFile(content.file));
+    await request(
+      'PUT',
+      `/api/2.0/mlflow-artifacts/artifacts/${encodePath(`${root}/${artifactName(path)}`)}`,
+      {
+        body,
+      },
+    );
+  }
+
   const client: MlflowClient = {
     trackingUri: base,
 
@@ -435,20 +452,7 @@ export function createMlflowClient(options: MlflowClientOptions): MlflowClient {
     },
 
     async uploadLoggedModelArtifact(model, path, content) {
-      const root = servedArtifactPath(model.artifactUri, model.modelId);
-      const body =
-        typeof content === 'string'
-          ? new TextEncoder().encode(content)
-          : content instanceof Uint8Array
-            ? content
-            : new Uint8Array(await readFile(content.file));
-      await request(
-        'PUT',
-        `/api/2.0/mlflow-artifacts/artifacts/${encodePath(`${root}/${artifactName(path)}`)}`,
-        {
-          body,
-        },
-      );
+      await putArtifact(servedArtifactPath(model.artifactUri, model.modelId), path, content);
     },
 
     async finalizeLoggedModel(modelId) {
@@ -465,20 +469,7 @@ export function createMlflowClient(options: MlflowClientOptions): MlflowClient {
     },
 
     async uploadArtifact(runId, path, content) {
-      const root = await artifactRoot(runId);
-      const body =
-        typeof content === 'string'
-          ? new TextEncoder().encode(content)
-          : content instanceof Uint8Array
-            ? content
-            : new Uint8Array(await readFile(content.file));
-      await request(
-        'PUT',
-        `/api/2.0/mlflow-artifacts/artifacts/${encodePath(`${root}/${artifactName(path)}`)}`,
-        {
-          body,
-        },
-      );
+      await putArtifact(await artifactRoot(runId), path, content);
     },
 
     async listArtifacts(runId, path) {
