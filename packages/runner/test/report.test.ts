@@ -6,7 +6,7 @@ import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { poolMeanWithCi, summarizeConfigs } from '../src/report/aggregate.ts';
 import { learningCurves } from '../src/report/charts.ts';
-import { paperReproductionTable } from '../src/report/paper.ts';
+import { paperReproductionTable, pretrainingBesideTable } from '../src/report/paper.ts';
 import { resultsColumns, summaryColumns } from '../src/report/tables.ts';
 import { writeReports } from '../src/report/write.ts';
 import { type Fixture, writeFixtureStore } from './fixtures.ts';
@@ -188,6 +188,52 @@ describe('the paper-reproduction table', () => {
       'ours, transductive (%)#8': `${(100 * t.mean).toFixed(2)} ± ${(100 * t.ci95).toFixed(2)}`,
       'paper#9': '97.68',
       'difference (points)#10': signed(100 * t.mean - 97.68),
+    });
+  });
+
+  it('puts joint pretraining of the same setting beside it, its budget also in Reptile meta-iterations', async () => {
+    const fixture = await writeFixtureStore();
+    const runs = await openRunStore(fixture.dir).listRuns({ sweep: 'fixture' });
+    const summaries = summarizeConfigs(runs);
+    // The fixture's sgd-scratch configuration stands in for joint pretraining of 2,000 iterations on batches of 50.
+    const asPretraining = (s: (typeof summaries)[number]) =>
+      s.config.algorithm.name === 'sgd-scratch'
+        ? {
+            ...s,
+            config: {
+              ...s.config,
+              algorithm: { name: 'sgd-pretrain', train_iters: 2000, train_batch: 50, learning_rate: 0.001 },
+            },
+          }
+        : s;
+    const withPretraining = summaries.map(asPretraining) as typeof summaries;
+    // No Reptile at the paper's budget: nothing to put it beside.
+    expect(pretrainingBesideTable(withPretraining)).toBeUndefined();
+    const atScale = withPretraining.map((s) =>
+      s.config.algorithm.name === 'reptile'
+        ? { ...s, config: { ...s.config, algorithm: { ...s.config.algorithm, meta_iters: 100_000 } } }
+        : s,
+    ) as typeof summaries;
+    const table = pretrainingBesideTable(atScale);
+    expect(table?.rows).toHaveLength(1);
+    const row = Object.fromEntries((table?.headers ?? []).map((h, i) => [`${h}#${i}`, table?.rows[0]?.[i]]));
+    const pooled = (name: string, mode: 'nontransductive' | 'transductive') =>
+      meanWithCi(
+        runs
+          .filter((r) => r.meta.name === name)
+          .flatMap((r) => fixture.episodes.get(r.meta.runId)?.[mode] ?? []),
+      );
+    const nt = pooled('omniglot-5w1s/sgd-scratch', 'nontransductive');
+    const vs = 100 * (nt.mean - pooled('omniglot-5w1s/reptile', 'nontransductive').mean);
+    expect(row).toMatchObject({
+      'setting#0': 'omniglot-5w1s',
+      'configuration#1': 'omniglot-5w1s/sgd-scratch',
+      'training iterations#3': '2,000',
+      // 2,000 × 50 examples; a meta-iteration of the fixture's Reptile trains on 5 × 5 × 10 = 250.
+      'training examples#4': '100,000',
+      'as Reptile meta-iterations#5': '400',
+      'non-transductive (%)#7': `${(100 * nt.mean).toFixed(2)} ± ${(100 * nt.ci95).toFixed(2)}`,
+      'against Reptile above (points)#8': `${vs >= 0 ? '+' : '−'}${Math.abs(vs).toFixed(2)}`,
     });
   });
 });

@@ -9,7 +9,12 @@ import {
   settingTables,
   type Table,
 } from './markdown.ts';
-import { paperReproductionNote, paperReproductionTable } from './paper.ts';
+import {
+  paperReproductionNote,
+  paperReproductionTable,
+  pretrainingBesideNote,
+  pretrainingBesideTable,
+} from './paper.ts';
 
 export function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -41,10 +46,16 @@ export function reportHtml(
 ): string {
   const sections: string[] = [];
   const paper = paperReproductionTable(summaries);
+  const pretraining = pretrainingBesideTable(summaries);
   if (paper)
     sections.push(
       `<section data-section="paper">\n<h2>${escapeHtml(paper.title)}</h2>\n` +
-        `<p class="note">${escapeHtml(paperReproductionNote)}</p>\n${htmlTable(paper)}\n</section>`,
+        `<p class="note">${escapeHtml(paperReproductionNote)}</p>\n${htmlTable(paper)}\n` +
+        (pretraining
+          ? `<h3>${escapeHtml(pretraining.title)}</h3>\n<p class="note">${escapeHtml(pretrainingBesideNote)}</p>\n` +
+            `${htmlTable(pretraining)}\n`
+          : '') +
+        '</section>',
     );
   for (const table of settingTables(summaries)) {
     const setting = table.title.split(':')[0] as string;

@@ -2,7 +2,12 @@ import type { StoredRun } from '../records.ts';
 import type { ConfigSummary } from './aggregate.ts';
 import { distillationNote, distillationTable } from './distill.ts';
 import { formatDuration, formatMeanCi, formatRate, metricLabel } from './format.ts';
-import { paperReproductionNote, paperReproductionTable } from './paper.ts';
+import {
+  paperReproductionNote,
+  paperReproductionTable,
+  pretrainingBesideNote,
+  pretrainingBesideTable,
+} from './paper.ts';
 
 export interface Table {
   /** A heading for the setting, e.g. "omniglot-5w1s — accuracy (%)". */
@@ -127,6 +132,9 @@ export function reportMarkdown(
   parts.push(`Runs up to ${context.generatedAt.toISOString()} — ${provenance(context)}.`, '', note, '');
   const paper = paperReproductionTable(summaries);
   if (paper) parts.push(`## ${paper.title}`, '', paperReproductionNote, '', markdownTable(paper), '');
+  const pretraining = pretrainingBesideTable(summaries);
+  if (pretraining)
+    parts.push(`### ${pretraining.title}`, '', pretrainingBesideNote, '', markdownTable(pretraining), '');
   for (const table of settingTables(summaries)) parts.push(`## ${table.title}`, '', markdownTable(table), '');
   const distillation = distillationTable(summaries);
   if (distillation)

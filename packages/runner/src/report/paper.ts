@@ -1,5 +1,6 @@
 // The few-shot reports' paper-reproduction section: every Reptile configuration run at the paper's own budget,
-// against the published number (Nichol et al. 2018, Table 1), in both evaluation modes.
+// against the published number (Nichol et al. 2018, Table 1), in both evaluation modes, and joint pretraining of
+// the same settings beside it at whatever budgets it was run.
 import type { MeanWithCi } from '@reptile-bench/core';
 import type { FewShotModeKey } from '../records.ts';
 import type { ConfigSummary } from './aggregate.ts';
@@ -78,3 +79,73 @@ export const paperReproductionNote =
   'accuracy (Nichol, Achiam & Schulman 2018, Table 1). Ours: mean ± 95% CI over all test episodes of all seeds. ' +
   'Wall-clock times are as recorded and include any time the run was stopped or shared its core; the CPU time ' +
   'of the run process (training and evaluation) is the measure of its work.';
+
+/** Examples one Reptile meta-iteration trains on: meta-batch × inner iterations × inner batch. */
+function examplesPerMetaIter(config: ConfigSummary['config']): number | undefined {
+  const a = config.algorithm;
+  return 'meta_batch' in a && 'inner_iters' in a && 'inner_batch' in a
+    ? a.meta_batch * a.inner_iters * a.inner_batch
+    : undefined;
+}
+
+/**
+ * Joint pretraining (sgd-pretrain) of each setting in the paper-reproduction table, at the budgets it was run,
+ * with its budget also given as the Reptile meta-iterations that see as many examples.
+ */
+export function pretrainingBesideTable(summaries: ConfigSummary[]): Table | undefined {
+  const reptile = new Map(paperScale(summaries).map((s) => [s.setting, s]));
+  const rows = summaries
+    .filter(
+      (s) => s.config.algorithm.name === 'sgd-pretrain' && s.finished.length > 0 && reptile.has(s.setting),
+    )
+    .map((s) => {
+      const a = s.config.algorithm as { train_iters: number; train_batch: number };
+      const examples = a.train_iters * a.train_batch;
+      const perMetaIter = examplesPerMetaIter((reptile.get(s.setting) as ConfigSummary).config);
+      const mode = (m: FewShotModeKey) => s.modes[m]?.pooled;
+      const reptileMode = (m: FewShotModeKey) => reptile.get(s.setting)?.modes[m]?.pooled;
+      const vsReptile = (m: FewShotModeKey) => {
+        const ours = reptileMode(m);
+        return ours === undefined ? '–' : difference(mode(m), 100 * ours.mean);
+      };
+      return [
+        s.setting,
+        s.name,
+        `${s.seeds.length}`,
+        a.train_iters.toLocaleString('en-US'),
+        examples.toLocaleString('en-US'),
+        perMetaIter === undefined ? '–' : Math.round(examples / perMetaIter).toLocaleString('en-US'),
+        (mode('nontransductive')?.n ?? mode('transductive')?.n ?? 0).toLocaleString('en-US'),
+        formatMeanCi(s.metric, mode('nontransductive')),
+        vsReptile('nontransductive'),
+        formatMeanCi(s.metric, mode('transductive')),
+        vsReptile('transductive'),
+        formatDuration(s.cpuSeconds),
+      ];
+    });
+  if (rows.length === 0) return undefined;
+  return {
+    title: 'Joint pretraining beside it',
+    headers: [
+      'setting',
+      'configuration',
+      'seeds',
+      'training iterations',
+      'training examples',
+      'as Reptile meta-iterations',
+      'test episodes',
+      'non-transductive (%)',
+      'against Reptile above (points)',
+      'transductive (%)',
+      'against Reptile above (points)',
+      'CPU time, all of it',
+    ],
+    rows,
+  };
+}
+
+export const pretrainingBesideNote =
+  'Joint pretraining (one classifier over all training classes, then fine-tuning on each test episode like ' +
+  "Reptile's evaluation) of the same settings, at the budgets where it was run: far below the paper's. " +
+  '"As Reptile meta-iterations" is the number of meta-iterations that train on as many examples. Same ' +
+  'preprocessing; the fine-tuning starts from a fresh Adam, as joint training carries no inner optimizer state.';
