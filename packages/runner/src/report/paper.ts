@@ -14,6 +14,30 @@ function difference(ours: MeanWithCi | undefined, paper: number): string {
   return `${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(2)}`;
 }
 
+const modes: FewShotModeKey[] = ['nontransductive', 'transductive'];
+
+/** Per mode: ours (mean ± CI), optionally the reference itself, and ours minus the reference (in points). */
+function comparedCells(
+  s: ConfigSummary,
+  reference: (mode: FewShotModeKey) => number | undefined,
+  showReference: boolean,
+): string[] {
+  return modes.flatMap((m) => {
+    const ours = s.modes[m]?.pooled;
+    const ref = reference(m);
+    return [
+      formatMeanCi(s.metric, ours),
+      ...(showReference ? [ref === undefined ? '–' : ref.toFixed(2)] : []),
+      ref === undefined ? '–' : difference(ours, ref),
+    ];
+  });
+}
+
+function testEpisodes(s: ConfigSummary): string {
+  const n = s.modes.nontransductive?.pooled.n ?? s.modes.transductive?.pooled.n;
+  return n === undefined ? '–' : n.toLocaleString('en-US');
+}
+
 /** Reptile configurations with a published number, meta-trained for at least the paper's meta-iterations. */
 export function paperScale(summaries: ConfigSummary[]): ConfigSummary[] {
   return summaries.filter((s) => {
@@ -31,21 +55,14 @@ export function paperScale(summaries: ConfigSummary[]): ConfigSummary[] {
 export function paperReproductionTable(summaries: ConfigSummary[]): Table | undefined {
   const rows = paperScale(summaries).map((s) => {
     const paper = s.paper as { nontransductive: number; transductive: number };
-    const mode = (m: FewShotModeKey) => s.modes[m]?.pooled;
-    const episodes = mode('nontransductive')?.n ?? mode('transductive')?.n;
     const iters = 'meta_iters' in s.config.algorithm ? s.config.algorithm.meta_iters : 0;
     return [
       s.setting,
       s.name,
       `${s.seeds.length}`,
       iters.toLocaleString('en-US'),
-      episodes === undefined ? '–' : episodes.toLocaleString('en-US'),
-      formatMeanCi(s.metric, mode('nontransductive')),
-      paper.nontransductive.toFixed(2),
-      difference(mode('nontransductive'), paper.nontransductive),
-      formatMeanCi(s.metric, mode('transductive')),
-      paper.transductive.toFixed(2),
-      difference(mode('transductive'), paper.transductive),
+      testEpisodes(s),
+      ...comparedCells(s, (m) => paper[m], true),
       formatDuration(s.trainSeconds),
       formatDuration(s.evalSeconds),
       formatDuration(s.cpuSeconds),
@@ -101,12 +118,11 @@ export function pretrainingBesideTable(summaries: ConfigSummary[]): Table | unde
     .map((s) => {
       const a = s.config.algorithm as { train_iters: number; train_batch: number };
       const examples = a.train_iters * a.train_batch;
-      const perMetaIter = examplesPerMetaIter((reptile.get(s.setting) as ConfigSummary).config);
-      const mode = (m: FewShotModeKey) => s.modes[m]?.pooled;
-      const reptileMode = (m: FewShotModeKey) => reptile.get(s.setting)?.modes[m]?.pooled;
-      const vsReptile = (m: FewShotModeKey) => {
-        const ours = reptileMode(m);
-        return ours === undefined ? '–' : difference(mode(m), 100 * ours.mean);
+      const paperScaleRun = reptile.get(s.setting) as ConfigSummary;
+      const perMetaIter = examplesPerMetaIter(paperScaleRun.config);
+      const reptileMean = (m: FewShotModeKey) => {
+        const pooled = paperScaleRun.modes[m]?.pooled;
+        return pooled === undefined ? undefined : 100 * pooled.mean;
       };
       return [
         s.setting,
@@ -115,11 +131,8 @@ export function pretrainingBesideTable(summaries: ConfigSummary[]): Table | unde
         a.train_iters.toLocaleString('en-US'),
         examples.toLocaleString('en-US'),
         perMetaIter === undefined ? '–' : Math.round(examples / perMetaIter).toLocaleString('en-US'),
-        (mode('nontransductive')?.n ?? mode('transductive')?.n ?? 0).toLocaleString('en-US'),
-        formatMeanCi(s.metric, mode('nontransductive')),
-        vsReptile('nontransductive'),
-        formatMeanCi(s.metric, mode('transductive')),
-        vsReptile('transductive'),
+        testEpisodes(s),
+        ...comparedCells(s, reptileMean, false),
         formatDuration(s.cpuSeconds),
       ];
     });
