@@ -15,7 +15,7 @@ import {
   toTensors,
   trainStep,
 } from '../packages/models/src/index.ts';
-import { timeKernels } from './kernel-timer.ts';
+import { profileStep } from './kernel-timer.ts';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const composite = process.argv.includes('--composite');
@@ -28,8 +28,6 @@ if (!(Number.isInteger(steps) && steps > 0))
   throw new Error(`bench-lstm: steps must be a positive integer, got ${args[2]}`);
 await initBackend(backend);
 if (composite && tf.getKernel('LstmPool', backend) !== undefined) tf.unregisterKernel('LstmPool', backend);
-
-const current = timeKernels(backend);
 
 const data = splitSentiment(await loadSentiment(), { seed: 0, minCount: 2 });
 const sizes =
@@ -55,58 +53,8 @@ const forward = () => {
   tf.tidy(() => model.apply(params, x).dataSync());
   tf.dispose([x, y]);
 };
-for (let i = 0; i < (backend === 'cpu' ? 1 : 10); i++) {
-  step();
-  forward();
-}
-
-interface Sample {
-  ms: number;
-  kernels: Map<string, { calls: number; ms: number }>;
-}
-const run = (f: () => void): Sample => {
-  current.clear();
-  const start = performance.now();
-  f();
-  return { ms: performance.now() - start, kernels: new Map(current) };
-};
-const stepSamples: Sample[] = [];
-const forwardSamples: Sample[] = [];
-const cpuStart = process.cpuUsage();
-for (let i = 0; i < steps; i++) {
-  stepSamples.push(run(step));
-  forwardSamples.push(run(forward));
-}
-const cpu = process.cpuUsage(cpuStart);
-
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? 0;
-const kernelTotal = (s: Sample) => [...s.kernels.values()].reduce((sum, k) => sum + k.ms, 0);
-const names = [...new Set(stepSamples.flatMap((s) => [...s.kernels.keys()]))];
-const rows = names
-  .map((name) => ({
-    name,
-    calls: median(stepSamples.map((s) => s.kernels.get(name)?.calls ?? 0)),
-    ms: median(stepSamples.map((s) => s.kernels.get(name)?.ms ?? 0)),
-  }))
-  .sort((a, b) => b.ms - a.ms);
 const parameters = model.paramSpecs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
 console.log(
   `${which} (${JSON.stringify(sizes)}, ${parameters} parameters), batch 32, ${composite ? 'composite LSTM' : 'fused LSTM kernel'}, ${backend}`,
 );
-for (const { name, calls, ms } of rows.slice(0, 20))
-  console.log(`${name.padEnd(36)} ${String(calls).padStart(5)} calls ${ms.toFixed(3).padStart(9)} ms`);
-const summary = (label: string, samples: Sample[]) => {
-  const total = median(samples.map((s) => s.ms));
-  const outside = median(samples.map((s) => s.ms - kernelTotal(s)));
-  const dispatches = median(samples.map((s) => [...s.kernels.values()].reduce((n, k) => n + k.calls, 0)));
-  console.log(
-    `${label} ${total.toFixed(2)} ms, of which outside kernels ${outside.toFixed(2)} ms; ${dispatches} dispatches`,
-  );
-  return total;
-};
-const stepMs = summary('step   ', stepSamples);
-const forwardMs = summary('forward', forwardSamples);
-console.log(
-  `step / forward ${(stepMs / forwardMs).toFixed(2)}; CPU time per step + forward ${((cpu.user + cpu.system) / 1000 / steps).toFixed(2)} ms`,
-);
+profileStep({ backend, steps, warmUp: backend === 'cpu' ? 1 : 10, step, forward, top: 20 });
