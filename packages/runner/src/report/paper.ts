@@ -159,6 +159,6 @@ export function pretrainingBesideTable(summaries: ConfigSummary[]): Table | unde
 
 export const pretrainingBesideNote =
   'Joint pretraining (one classifier over all training classes, then fine-tuning on each test episode like ' +
-  "Reptile's evaluation) of the same settings, at the budgets where it was run: far below the paper's. " +
-  '"As Reptile meta-iterations" is the number of meta-iterations that train on as many examples. Same ' +
-  'preprocessing; the fine-tuning starts from a fresh Adam, as joint training carries no inner optimizer state.';
+  "Reptile's evaluation) of the same settings, at the budgets where it was run (see its configuration for the " +
+  'preprocessing). "As Reptile meta-iterations" is the number of meta-iterations that train on as many ' +
+  'examples. The fine-tuning starts from a fresh Adam, as joint training carries no inner optimizer state.';
