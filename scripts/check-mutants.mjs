@@ -3,10 +3,13 @@
 //  - power: real bugs, each injected into a temporary copy of the code at HEAD (a git worktree), must fail the check;
 //  - false alarms: the unmodified code along other training trajectories (training_seed = 100, 101, ...; the
 //    baseline's own null replicates use 1..K) should pass at least 95% of the time.
-// Usage: node scripts/check-mutants.mjs [--mutants a,b,...] [--null N] [--workers N] [--markdown FILE]
+// Usage: node scripts/check-mutants.mjs [--mutants a,b,...] [--null N] [--first-seed S] [--workers N]
+//          [--markdown FILE] [--record FILE]
 // Every check writes its runs to a temporary folder; nothing under results/ changes except the --markdown file.
+// --record appends one JSON line per finished check (its rows included), so a long series of null checks can be
+// stopped and continued with --first-seed without losing what has finished.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +62,8 @@ const { values } = parseArgs({
   options: {
     mutants: { type: 'string', default: Object.keys(mutants).join(',') },
     null: { type: 'string', default: '5' },
+    'first-seed': { type: 'string', default: '100' },
+    record: { type: 'string' },
     workers: { type: 'string', default: '2' },
     markdown: { type: 'string' },
   },
@@ -72,6 +77,12 @@ for (const name of selected)
     process.exit(2);
   }
 const nullRuns = Number(values.null);
+const firstSeed = Number(values['first-seed']);
+if (!Number.isInteger(firstSeed) || firstSeed < 6) {
+  // 1..5 are the baseline's own null replicates: a check along one of them is not a new trajectory.
+  console.error(`check-mutants: --first-seed must be an integer ≥ 6, got ${values['first-seed']}`);
+  process.exit(2);
+}
 if (!Number.isInteger(nullRuns) || nullRuns < 0) {
   console.error(`check-mutants: --null must be a non-negative integer, got ${values.null}`);
   process.exit(2);
@@ -125,7 +136,10 @@ function worst(result) {
   const pick = (rs, value) => rs.map((r) => ({ r, v: value(r) })).sort((a, b) => b.v - a.v)[0];
   const a = pick(acc, (r) => -r.change * 100);
   const m = pick(mse, (r) => (Math.exp(r.change * -1) - 1) * 100);
+  // How close the check came to failing: the largest loss as a fraction of its metric's tolerance (≥ 1 fails).
+  const c = pick(rows, (r) => -r.change / r.tolerance);
   return {
+    closest: c ? `${c.v.toFixed(2)} (${c.r.config} ${c.r.metric})` : 'n/a',
     accuracy: a ? `${a.v.toFixed(2)} pts (${a.r.config} ${a.r.metric})` : 'n/a',
     mse: m ? `${m.v.toFixed(1)}% (${m.r.config} ${m.r.metric})` : 'n/a',
   };
@@ -136,10 +150,15 @@ const say = (s) => {
   console.log(s);
   lines.push(s);
 };
+const record = (entry) => {
+  if (values.record) appendFileSync(values.record, `${JSON.stringify({ commit, ...entry })}\n`);
+};
 const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
 say(`# Power and false alarms of \`check --suite ci\` (commit ${commit})`);
 say('');
-say(`Reproduce: \`node scripts/check-mutants.mjs --null ${nullRuns}\` (each check trains the whole suite).`);
+say(
+  `Reproduce: \`node scripts/check-mutants.mjs --null ${nullRuns} --first-seed ${firstSeed}\` (each check trains the whole suite).`,
+);
 say('Worst changes are losses: accuracy points lost, MSE percent gained, over the metrics of the suite.');
 say('');
 say('| mutant | what it breaks | check | worst accuracy loss | worst MSE increase | regressed metrics |');
@@ -161,6 +180,7 @@ for (const name of selected) {
     const regressed = failed
       ? [`runs failed: ${failed}`]
       : result.rows.filter((r) => r.status === 'regressed').map((r) => `${r.config} ${r.metric}`);
+    record({ mutant: name, code, failed, rows: result.rows });
     say(
       `| ${name} | ${m.what} | ${code === 0 ? 'passed (missed)' : 'FAILED (caught)'} | ${w.accuracy} | ${w.mse} | ${regressed.join('; ') || 'none'} |`,
     );
@@ -171,17 +191,22 @@ for (const name of selected) {
 }
 if (nullRuns > 0) {
   say('');
-  say('| unmodified code, training_seed | check | worst accuracy loss | worst MSE increase |');
-  say('| --- | --- | --- | --- |');
+  say(
+    '| unmodified code, training_seed | check | closest to its tolerance | worst accuracy loss | worst MSE increase |',
+  );
+  say('| --- | --- | --- | --- | --- |');
   let passed = 0;
   for (let k = 0; k < nullRuns; k++) {
-    const seed = 100 + k;
+    const seed = firstSeed + k;
     const work = mkdtempSync(join(tmpdir(), 'null-'));
     try {
       const { code, result } = check(root, join(work, 'results'), ['--set', `training_seed=${seed}`]);
       if (code === 0) passed++;
+      record({ training_seed: seed, code, rows: result.rows });
       const w = worst(result);
-      say(`| ${seed} | ${code === 0 ? 'passed' : 'FAILED (false alarm)'} | ${w.accuracy} | ${w.mse} |`);
+      say(
+        `| ${seed} | ${code === 0 ? 'passed' : 'FAILED (false alarm)'} | ${w.closest} | ${w.accuracy} | ${w.mse} |`,
+      );
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
