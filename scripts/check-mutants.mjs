@@ -5,15 +5,18 @@
 //    baseline's own null replicates use 1..K) should pass at least 95% of the time.
 // Usage: node scripts/check-mutants.mjs [--mutants a,b,...] [--null N] [--first-seed S] [--workers N]
 //          [--markdown FILE] [--record FILE]
+//        node scripts/check-mutants.mjs --summarize FILE [--markdown FILE]
 // Every check writes its runs to a temporary folder; nothing under results/ changes except the --markdown file.
 // --record appends one JSON line per finished check (its rows included), so a long series of null checks can be
-// stopped and continued with --first-seed without losing what has finished.
+// stopped and continued with --first-seed without losing what has finished; --summarize reads such a record and
+// writes the false-alarm table with the rate counted and estimated from the spread of every metric's change.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { register } from 'tsx/esm/api';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const baseline = join(root, 'results', 'baselines', 'ci.json');
@@ -66,6 +69,7 @@ const { values } = parseArgs({
     record: { type: 'string' },
     workers: { type: 'string', default: '2' },
     markdown: { type: 'string' },
+    summarize: { type: 'string' },
   },
 });
 const selected = values.mutants === '' ? [] : values.mutants.split(',');
@@ -154,6 +158,94 @@ const record = (entry) => {
   if (values.record) appendFileSync(values.record, `${JSON.stringify({ commit, ...entry })}\n`);
 };
 const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+
+/** The false-alarm table of a --record file: every null check in it, the rate counted and estimated. */
+async function summarize(file) {
+  register();
+  const { estimateFalseAlarms } = await import('../packages/runner/src/index.ts');
+  const bySeed = new Map();
+  for (const [i, line] of readFileSync(file, 'utf8').split('\n').entries()) {
+    if (line.trim() === '') continue;
+    let entry;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      throw new Error(`${file}:${i + 1} is not a JSON line written by --record`);
+    }
+    if (typeof entry.training_seed === 'number') bySeed.set(entry.training_seed, entry);
+  }
+  const entries = [...bySeed.values()].sort((a, b) => a.training_seed - b.training_seed);
+  if (entries.length === 0) throw new Error(`${file} holds no null check (written by --null with --record)`);
+  const estimate = estimateFalseAlarms(
+    entries.map((e) => ({ trainingSeed: e.training_seed, passed: e.code === 0, rows: e.rows })),
+  );
+  const seeds = entries.map((e) => e.training_seed);
+  const commits = [...new Set(entries.map((e) => e.commit))].join(', ');
+  const pct = (p) =>
+    Number.isFinite(p) ? `${(p * 100).toFixed(p < 0.001 ? 3 : 2)} %` : 'n/a (needs 2 checks)';
+  const inUnits = (metric, v) =>
+    !Number.isFinite(v)
+      ? 'n/a'
+      : metric.startsWith('accuracy')
+        ? `${(v * 100).toFixed(2)} pts`
+        : `${((Math.exp(v) - 1) * 100).toFixed(2)} %`;
+  say('# False alarms of `check --suite ci`: the unmodified code along new training trajectories');
+  say('');
+  say(
+    `${entries.length} null checks (training_seed ${Math.min(...seeds)}–${Math.max(...seeds)}, commit ${commits}), ` +
+      'each the whole suite trained along another trajectory and checked against the committed baseline.',
+  );
+  say(
+    `Reproduce: \`node scripts/check-mutants.mjs --mutants '' --null N --first-seed S --record FILE\` ` +
+      '(continue a series with the next --first-seed), then `node scripts/check-mutants.mjs --summarize FILE`.',
+  );
+  say('');
+  say('| training_seed | check | closest to its tolerance | worst accuracy loss | worst MSE increase |');
+  say('| --- | --- | --- | --- | --- |');
+  for (const e of entries) {
+    const w = worst(e);
+    say(
+      `| ${e.training_seed} | ${e.code === 0 ? 'passed' : 'FAILED (false alarm)'} | ${w.closest} | ${w.accuracy} | ${w.mse} |`,
+    );
+  }
+  say('');
+  say(
+    `Counted: ${estimate.falseAlarms} false alarm(s) in ${estimate.checks} checks; from the count alone the rate is ` +
+      `below ${pct(estimate.countedUpper95)} at 95 % confidence (Clopper–Pearson).`,
+  );
+  say('');
+  say(
+    "Estimated from every metric's paired change across these checks: the chance that the next numerics-only " +
+      'change moves it past its tolerance (Student t predictive distribution from the mean and SD below; ' +
+      'accuracy in points, MSE as the ratio − 1; a metric that changed exactly as another in every check fails ' +
+      'with it and is counted once):',
+  );
+  say('');
+  say('| config | metric | tolerance | mean change (+ better) | SD of the change | P(beyond tolerance) |');
+  say('| --- | --- | --- | --- | --- | --- |');
+  for (const m of estimate.metrics)
+    say(
+      `| ${m.config} | ${m.metric} | ${inUnits(m.metric, m.tolerance)} | ${inUnits(m.metric, m.mean)} | ` +
+        `${inUnits(m.metric, m.sd)} | ${m.sameAs ? `as ${m.sameAs}` : pct(m.failProbability)} |`,
+    );
+  say('');
+  say(
+    `The whole check fails a numerics-only change at most ${pct(estimate.estimatedRate)} of the time (the sum over ` +
+      `its ${estimate.metrics.filter((m) => !m.sameAs).length} distinct metrics; the target is ≤ 5 %), i.e. passes it at least ` +
+      `${pct(1 - estimate.estimatedRate)} of the time.`,
+  );
+}
+
+if (values.summarize !== undefined) {
+  try {
+    await summarize(values.summarize);
+  } catch (e) {
+    console.error(`check-mutants: ${e.message}`);
+    process.exit(2);
+  }
+  if (values.markdown) writeFileSync(values.markdown, `${lines.join('\n')}\n`);
+  process.exit(0);
+}
 say(`# Power and false alarms of \`check --suite ci\` (commit ${commit})`);
 say('');
 say(

@@ -17,6 +17,14 @@ export { type Override, parseOverride } from './config/overrides.ts';
 export type { RunConfig } from './config/schema.ts';
 export { type PlannedRun, planRunFile, planSweep, planSweeps, type SweepPlan } from './config/sweep.ts';
 export { type ExecuteOptions, type ExecuteResult, executeRun } from './execute.ts';
+export {
+  binomialUpper,
+  estimateFalseAlarms,
+  type FalseAlarmEstimate,
+  type MetricNoise,
+  type NullCheck,
+  predictiveBelow,
+} from './false-alarms.ts';
 export { buildProgram, version } from './program.ts';
 export { parseQueueUrl, type QueueTarget } from './queue/connection.ts';
 export { type QueueSweepResult, queueSweeps } from './queue/coordinator.ts';
