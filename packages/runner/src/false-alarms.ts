@@ -5,7 +5,8 @@
 // each check trains the whole suite. The estimate uses more of what every check measures: each metric's paired
 // change, whose spread across the null checks is the noise the tolerance was sized for. The chance that the next
 // numerics-only change moves a metric past its tolerance is the tail of the predictive distribution of that change
-// (Student t with the null checks' mean and SD), and the check's family-wise rate is at most their sum.
+// (Student t with the null checks' mean and SD), and the check's family-wise rate is at most their sum. A second
+// estimate models the check's own statistic, its largest loss relative to the tolerance, the same way.
 import betaQuantile from '@stdlib/stats-base-dists-beta-quantile';
 import tCdf from '@stdlib/stats-base-dists-t-cdf';
 import type { CheckRow } from './check.ts';
@@ -40,6 +41,10 @@ export interface FalseAlarmEstimate {
   metrics: MetricNoise[];
   /** Upper estimate of the family-wise rate: the sum of the metrics' fail probabilities, each distinct once. */
   estimatedRate: number;
+  /** Per check, its largest loss as a fraction of that metric's tolerance (the check fails above 1). */
+  closest: number[];
+  /** The rate estimated from `closest` itself (t predictive, as for a metric): correlations between metrics included. */
+  closestRate: number;
 }
 
 /** The exact one-sided upper confidence limit of a binomial rate with `k` events in `n` trials. */
@@ -103,6 +108,17 @@ export function estimateFalseAlarms(checks: NullCheck[]): FalseAlarmEstimate {
     });
   }
   const falseAlarms = checks.filter((c) => !c.passed).length;
+  const closest = checks.map((c) =>
+    Math.max(
+      ...c.rows.map((r) =>
+        typeof r.change === 'number' && r.tolerance !== undefined
+          ? Number.isFinite(r.change)
+            ? -r.change / r.tolerance
+            : Number.POSITIVE_INFINITY
+          : Number.NEGATIVE_INFINITY,
+      ),
+    ),
+  );
   return {
     checks: checks.length,
     falseAlarms,
@@ -112,6 +128,13 @@ export function estimateFalseAlarms(checks: NullCheck[]): FalseAlarmEstimate {
       1,
       metrics.filter((m) => m.sameAs === undefined).reduce((s, m) => s + m.failProbability, 0),
     ),
+    closest,
+    closestRate: closest.every(Number.isFinite)
+      ? predictiveBelow(
+          closest.map((v) => -v),
+          -1,
+        )
+      : Number.NaN,
   };
 }
 

@@ -78,6 +78,13 @@ describe('estimateFalseAlarms', () => {
     expect(b.failProbability).toBeCloseTo(predictiveBelow([0.001, 0, -0.003, 0.002], -0.002), 12);
     expect(estimate.estimatedRate).toBeCloseTo(a.failProbability + b.failProbability, 12);
   });
+  it("models the check's own statistic: the largest loss relative to the tolerance", () => {
+    // Per check: max(0.5, −0.5) = 0.5, max(0, 0) = 0, max(−0.5, 1.5) = 1.5, and a NaN change fails outright.
+    expect(estimate.closest.map((v) => v + 0)).toEqual([0.5, 0, 1.5, Number.POSITIVE_INFINITY]);
+    expect(estimate.closestRate).toBeNaN();
+    const finite = estimateFalseAlarms(checks.slice(0, 3));
+    expect(finite.closestRate).toBeCloseTo(predictiveBelow([-0.5, 0, -1.5], -1), 12);
+  });
   it('counts once metrics that changed alike in every check (they fail together)', () => {
     const twins = estimateFalseAlarms(
       [-0.01, 0, 0.01].map((change, i) => ({
