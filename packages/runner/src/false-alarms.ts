@@ -7,6 +7,7 @@
 // numerics-only change moves a metric past its tolerance is the tail of the predictive distribution of that change
 // (Student t with the null checks' mean and SD), and the check's family-wise rate is at most their sum. A second
 // estimate models the check's own statistic, its largest loss relative to the tolerance, the same way.
+import { type MeanWithCi, meanWithCi } from '@reptile-bench/core';
 import betaQuantile from '@stdlib/stats-base-dists-beta-quantile';
 import tCdf from '@stdlib/stats-base-dists-t-cdf';
 import type { CheckRow } from './check.ts';
@@ -59,12 +60,13 @@ export function binomialUpper(k: number, n: number, confidence = 0.95): number {
  * predictive distribution is t with n − 1 degrees of freedom, centred on their mean, scaled by SD · √(1 + 1/n).
  */
 export function predictiveBelow(values: number[], bound: number): number {
-  const n = values.length;
+  return values.length < 2 ? Number.NaN : tailBelow(meanWithCi(values), bound);
+}
+
+function tailBelow({ mean, std, n }: MeanWithCi, bound: number): number {
   if (n < 2) return Number.NaN;
-  const m = values.reduce((s, v) => s + v, 0) / n;
-  const sd = Math.sqrt(values.reduce((s, v) => s + (v - m) ** 2, 0) / (n - 1));
-  if (sd === 0) return m < bound ? 1 : 0;
-  return tCdf((bound - m) / (sd * Math.sqrt(1 + 1 / n)), n - 1);
+  if (std === 0) return mean < bound ? 1 : 0;
+  return tCdf((bound - mean) / (std * Math.sqrt(1 + 1 / n)), n - 1);
 }
 
 /** Counts the false alarms of `checks` and estimates the rate from the spread of each metric's change. */
@@ -88,24 +90,29 @@ export function estimateFalseAlarms(checks: NullCheck[]): FalseAlarmEstimate {
       byMetric.set(key, entry);
     }
   const metrics: MetricNoise[] = [];
+  const seen: Array<{ metric: MetricNoise; changes: number[] }> = [];
   for (const { config, metric, tolerance, changes } of byMetric.values()) {
-    const n = changes.length;
-    const mean = changes.reduce((s, v) => s + v, 0) / n;
-    const sd = n > 1 ? Math.sqrt(changes.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1)) : Number.NaN;
+    const summary = meanWithCi(changes);
     // E.g. an MLP's transductive and non-transductive scores (no batch statistics to differ in).
-    const twin = metrics.find(
-      (m) => m.config === config && m.tolerance === tolerance && sameChanges(byMetric, m, changes),
+    const twin = seen.find(
+      ({ metric: m, changes: other }) =>
+        m.config === config &&
+        m.tolerance === tolerance &&
+        other.length === changes.length &&
+        other.every((v, i) => v === changes[i]),
     );
-    metrics.push({
+    const noise: MetricNoise = {
       config,
       metric,
       tolerance,
-      checks: n,
-      mean,
-      sd,
-      failProbability: predictiveBelow(changes, -tolerance),
-      ...(twin ? { sameAs: twin.metric } : {}),
-    });
+      checks: summary.n,
+      mean: summary.mean,
+      sd: summary.std,
+      failProbability: tailBelow(summary, -tolerance),
+      ...(twin ? { sameAs: twin.metric.metric } : {}),
+    };
+    metrics.push(noise);
+    seen.push({ metric: noise, changes });
   }
   const falseAlarms = checks.filter((c) => !c.passed).length;
   const closest = checks.map((c) =>
@@ -136,13 +143,4 @@ export function estimateFalseAlarms(checks: NullCheck[]): FalseAlarmEstimate {
         )
       : Number.NaN,
   };
-}
-
-function sameChanges(
-  byMetric: Map<string, { changes: number[] }>,
-  m: MetricNoise,
-  changes: number[],
-): boolean {
-  const other = byMetric.get(`${m.config}\u0000${m.metric}`)?.changes ?? [];
-  return other.length === changes.length && other.every((v, i) => v === changes[i]);
 }
